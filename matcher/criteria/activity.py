@@ -1,0 +1,104 @@
+"""Inclusion on disease activity: each cohort's scores against the protocol's thresholds (SLEDAI, PDAI, PASI ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matcher.criteria.cohort import Cohort, Threshold
+from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over
+from matcher.criteria.context import Context
+from matcher.criteria.measure import Pick, fmt, observation_evidence, pick, read_score
+from matcher.outcome import CriterionResult, Outcome, Status
+
+
+def disease_activity(ctx: Context, cohort: Cohort | None) -> CriterionResult:
+    out = Outcome("disease_activity", "inclusion")
+    if cohort is None:
+        out.say("unknown", "cohort.none").need("need.diagnosis")
+        return out.result(cohort_specific=True)
+    rule = cohort.activity
+    if rule.mode == "none":
+        out.say("pass", "activity.no_threshold", cohort=cohort.id)
+        for score in rule.context:
+            p = _scores(ctx, score)
+            if p.chosen is not None:
+                _show(out, p, None)
+        return out.result(cohort_specific=True)
+
+    readings = [(t, *_reading(ctx, t)) for t in rule.thresholds]
+    recorded = [(t, p, sub) for t, p, sub in readings if p.chosen is not None]
+    status: Status | None = None
+    if rule.mode == "any" and recorded:
+        # one recorded index is enough; the indices not recorded are not worth a word
+        results = [_judge(out, t, p, sub) for t, p, sub in recorded]
+        order: tuple[Status, ...] = ("pass", "review", "fail")
+        status = next(s for s in order if s in results)
+    elif rule.mode == "any":
+        for t, p, _ in readings:
+            explain_nothing_usable(out, p, t.score, ctx.m.scores[t.score].primary_code, need=False)
+        code = ctx.m.scores[rule.thresholds[0].score].primary_code
+        names = ",".join(t.score for t in rule.thresholds)
+        out.need("need.any_score", code, scores=names, code=code_label(code), window=ctx.m.windows.disease_activity)
+    else:
+        for t, p, sub in readings:
+            if p.chosen is not None:
+                _judge(out, t, p, sub)
+            else:
+                explain_nothing_usable(out, p, t.score, ctx.m.scores[t.score].primary_code)
+    if rule.grades:
+        _grades(ctx, out, rule.grades)
+    return out.result(status, cohort_specific=True)
+
+
+def _scores(ctx: Context, score: str) -> Pick[Any]:
+    return pick(ctx, score, ctx.m.windows.disease_activity, read_score(ctx, score))
+
+
+def _reading(ctx: Context, threshold: Threshold) -> tuple[Pick[Any], bool]:
+    """The protocol's instrument, else its accepted substitute (the flag says which)."""
+    p = _scores(ctx, threshold.score)
+    if p.chosen is None and threshold.substitute:
+        sub = _scores(ctx, threshold.substitute)
+        if sub.chosen is not None:
+            return sub, True
+    return p, False
+
+
+def _judge(out: Outcome, threshold: Threshold, p: Pick[Any], substitute: bool) -> Status:
+    assert p.chosen is not None
+    met = threshold.met(p.chosen.value)
+    status: Status = ("review" if substitute else "pass") if met else "fail"
+    _show(out, p, status, threshold)
+    if substitute:
+        out.say(None, "activity.substitute", item=p.item, instead=threshold.score)
+    note_passed_over(out, p, p.item, "review" if status == "pass" else None)
+    return status
+
+
+def _show(out: Outcome, p: Pick[Any], status: Status | None, threshold: Threshold | None = None) -> None:
+    assert p.chosen is not None
+    fact, value = p.chosen.fact, p.chosen.value
+    out.say(
+        status,
+        "activity.score",
+        item=p.item,
+        value=fmt(value),
+        date=str(fact.when),
+        op=(">=" if threshold.inclusive else ">") if threshold else None,
+        minimum=fmt(threshold.minimum) if threshold else None,
+    )
+    out.cite(observation_evidence(fact, value=value, limit_value=threshold.minimum if threshold else None))
+
+
+def _grades(ctx: Context, out: Outcome, score: str) -> None:
+    """BILAG-2004, when recorded: at least one organ system graded A, or two graded B."""
+    p = _scores(ctx, score)
+    if p.chosen is None:
+        out.say(None, "activity.grades_not_recorded", item=score)
+        return
+    grades = p.chosen.value
+    a, b = grades.count("A"), grades.count("B")
+    status: Status = "pass" if a >= 1 or b >= 2 else "fail"
+    fact = p.chosen.fact
+    out.say(status, "activity.grades", item=score, a=a, b=b, date=str(fact.when))
+    out.cite(observation_evidence(fact))

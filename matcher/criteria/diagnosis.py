@@ -1,0 +1,113 @@
+"""Inclusions on the disease itself: a current diagnosis of the cohort's disease, documented for six months."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from matcher.criteria.cohort import Cohort
+from matcher.criteria.context import Context, condition_evidence, is_active
+from matcher.criteria.measure import observation_evidence, pick, read_polarity
+from matcher.outcome import CriterionResult, Outcome, Status
+from matcher.record import ConditionFact
+
+MIN_DURATION_MONTHS = 6  # protocol: documented disease history and diagnosis for >= 6 months
+UNCONFIRMED = frozenset({"unconfirmed", "provisional", "differential"})
+
+
+def qualifying(ctx: Context, cohort: Cohort) -> list[ConditionFact]:
+    """The cohort's disease as recorded by as_of (any clinical status; refuted ones were never kept)."""
+    return ctx.current_conditions(cohort.valueset)
+
+
+def diagnosis(ctx: Context, cohort: Cohort | None) -> CriterionResult:
+    out = Outcome("diagnosis", "inclusion")
+    if cohort is None:
+        return out.say("fail", "diagnosis.none").result(cohort_specific=True)
+    for cond in qualifying(ctx, cohort):
+        tier, code = cond.matches[cohort.valueset]
+        out.cite(condition_evidence(cond, code=str(code), item=cohort.valueset))
+        when = str(cond.first_known or "undated")
+        if not is_active(cond, ctx.as_of):
+            out.say(
+                "fail",
+                "diagnosis.inactive",
+                cohort=cohort.id,
+                label=cond.label,
+                date=when,
+                clinical=cond.clinical_status or "abated",
+            )
+        elif tier == "review":
+            out.say("review", "diagnosis.subtype", cohort=cohort.id, label=cond.label, date=when)
+        elif cond.verification_status in UNCONFIRMED:
+            out.say(
+                "review",
+                "diagnosis.unconfirmed",
+                cohort=cohort.id,
+                label=cond.label,
+                date=when,
+                verification=cond.verification_status,
+            )
+        else:
+            out.say("pass", "diagnosis.active", cohort=cohort.id, label=cond.label, date=when)
+    _supporting_serology(ctx, out, cohort)
+    # one current, confirmed entry is enough: older resolved entries of the same disease do not undo it
+    statuses = [f.status for f in out.findings if f.status]
+    status: Status = "pass" if "pass" in statuses else ("review" if "review" in statuses else "fail")
+    return out.result(status, cohort_specific=True)
+
+
+def _supporting_serology(ctx: Context, out: Outcome, cohort: Cohort) -> None:
+    for analyte in cohort.serology:
+        p = pick(ctx, analyte, ctx.m.windows.autoantibodies, read_polarity(ctx, analyte))
+        if p.chosen is not None:
+            fact = p.chosen.fact
+            out.say(None, "diagnosis.serology", item=analyte, polarity=p.chosen.value, date=str(fact.when))
+            out.cite(observation_evidence(fact))
+
+
+def disease_duration(ctx: Context, cohort: Cohort | None) -> CriterionResult:
+    out = Outcome("disease_duration", "inclusion")
+    if cohort is None:
+        out.say("unknown", "cohort.none").need("need.diagnosis")
+        return out.result(cohort_specific=True)
+    cutoff = months_before(ctx.as_of, MIN_DURATION_MONTHS)
+    dated = [c for c in qualifying(ctx, cohort) if c.first_known is not None]
+    if not dated:
+        out.say("unknown", "duration.undated", cohort=cohort.id)
+        out.need("need.diagnosis_date", cohort=cohort.id)
+        return out.result(cohort_specific=True)
+    first = min(dated, key=lambda c: c.first_known.lo if c.first_known else date.max)
+    since = first.first_known
+    assert since is not None
+    source = "onset" if first.onset is not None else "recorded"
+    out.cite(condition_evidence(first, item=cohort.valueset))
+    status: Status
+    if since.hi <= cutoff:
+        status = "pass"
+    elif since.lo > cutoff:
+        status = "fail"
+    else:
+        status = "review"  # a partial date (a year, a month) straddles the six-month mark
+    out.say(
+        status,
+        "duration.since",
+        cohort=cohort.id,
+        date=str(since),
+        source=source,
+        cutoff=cutoff.isoformat(),
+        months=MIN_DURATION_MONTHS,
+    )
+    return out.result(cohort_specific=True)
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day of the month `months` earlier (clamped to the month's last day)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    for dom in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, dom)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")

@@ -1,0 +1,144 @@
+"""Coded-history exclusions: tuberculosis, neurologic and cardiac disorders (and QTc), infection, immunodeficiency."""
+
+from __future__ import annotations
+
+from matcher.codes.units import convert
+from matcher.criteria.common import explain_nothing_usable, note_passed_over
+from matcher.criteria.context import Context, condition_evidence, is_active
+from matcher.criteria.measure import fmt, observation_evidence, pick, read_polarity, read_quantity
+from matcher.outcome import CriterionResult, Outcome, Status
+from matcher.record import ConditionFact
+
+TB_LOOKBACK_YEARS = 3  # protocol exclusion (3): active tuberculosis within 3 years
+
+
+def _cite(out: Outcome, cond: ConditionFact, valueset: str) -> None:
+    out.cite(condition_evidence(cond, code=str(cond.matches[valueset][1]), item=valueset))
+
+
+def _ever(ctx: Context, out: Outcome, valueset: str) -> bool:
+    """A history read as it stands: any recorded entry counts, whatever its clinical status."""
+    found = False
+    for cond in ctx.current_conditions(valueset):
+        tier = cond.matches[valueset][0]
+        status: Status = "fail" if tier == "match" else "review"
+        message = "history.recorded" if tier == "match" else "history.needs_review"
+        out.say(status, message, item=valueset, label=cond.label, date=str(cond.first_known or "undated"))
+        _cite(out, cond, valueset)
+        found = True
+    return found
+
+
+def neurologic(ctx: Context) -> CriterionResult:
+    out = Outcome("neurologic", "exclusion")
+    if not _ever(ctx, out, "neurologic"):
+        out.say("pass", "history.none", item="neurologic")
+    return out.result()
+
+
+def immunodeficiency(ctx: Context) -> CriterionResult:
+    out = Outcome("immunodeficiency", "exclusion")
+    if not _ever(ctx, out, "immunodeficiency"):
+        out.say("pass", "history.none", item="immunodeficiency")
+    return out.result()
+
+
+def tuberculosis(ctx: Context) -> CriterionResult:
+    out = Outcome("tuberculosis", "exclusion")
+    try:
+        since = ctx.as_of.replace(year=ctx.as_of.year - TB_LOOKBACK_YEARS)
+    except ValueError:  # 29 February
+        since = ctx.as_of.replace(year=ctx.as_of.year - TB_LOOKBACK_YEARS, day=28)
+    found = False
+    for cond in ctx.current_conditions("tuberculosis"):
+        found = True
+        _cite(out, cond, "tuberculosis")
+        tier = cond.matches["tuberculosis"][0]
+        onset = cond.first_known
+        if tier == "review":
+            out.say(
+                "review", "history.needs_review", item="tuberculosis", label=cond.label, date=str(onset or "undated")
+            )
+        elif is_active(cond, ctx.as_of):
+            out.say("fail", "tb.active", label=cond.label, date=str(onset or "undated"))
+        elif cond.abatement is not None:
+            ended_recently = cond.abatement.hi >= since
+            out.say(
+                "fail" if ended_recently else "pass",
+                "tb.ended",
+                label=cond.label,
+                date=str(cond.abatement),
+                years=TB_LOOKBACK_YEARS,
+                within=ended_recently,
+            )
+        elif onset is not None and onset.hi >= since:
+            out.say("fail", "tb.resolved_recent_onset", label=cond.label, date=str(onset), years=TB_LOOKBACK_YEARS)
+        else:
+            out.say(
+                "review", "tb.resolved_undated", label=cond.label, date=str(onset or "undated"), years=TB_LOOKBACK_YEARS
+            )
+    for cond in ctx.current_conditions("tuberculosis_latent"):
+        found = True
+        _cite(out, cond, "tuberculosis_latent")
+        out.say("review", "tb.latent", label=cond.label, date=str(cond.first_known or "undated"))
+    igra = pick(ctx, "tb_igra", ctx.m.windows.infection_serology, read_polarity(ctx, "tb_igra"))
+    if igra.chosen is not None and igra.chosen.value != "negative":
+        found = True
+        fact = igra.chosen.fact
+        out.say("review", "tb.igra", polarity=igra.chosen.value, date=str(fact.when))
+        out.cite(observation_evidence(fact))
+    if not found:
+        out.say("pass", "history.none", item="tuberculosis")
+    return out.result()
+
+
+def active_infection(ctx: Context) -> CriterionResult:
+    out = Outcome("active_infection", "exclusion")
+    recent_from = ctx.window_start(ctx.m.windows.recent_infection)
+    found = False
+    for cond in ctx.current_conditions("infection"):
+        if not is_active(cond, ctx.as_of):
+            continue
+        found = True
+        _cite(out, cond, "infection")
+        onset = cond.first_known
+        date = str(onset or "undated")
+        if "infection_allowed" in cond.matches and cond.matches["infection_allowed"][0] == "match":
+            out.say("pass", "infection.allowed", label=cond.label, date=date)
+        elif cond.matches["infection"][0] == "review":
+            out.say("review", "history.needs_review", item="infection", label=cond.label, date=date)
+        elif onset is not None and onset.hi < recent_from:
+            out.say("review", "infection.long_open", label=cond.label, date=date, days=ctx.m.windows.recent_infection)
+        else:
+            out.say("fail", "infection.active", label=cond.label, date=date)
+    if not found:
+        out.say("pass", "infection.none")
+    return out.result()
+
+
+def cardiac(ctx: Context) -> CriterionResult:
+    """History of severe arrhythmia or significant cardiac disorder, and the latest QTc."""
+    out = Outcome("cardiac", "exclusion")
+    if not _ever(ctx, out, "cardiac"):
+        out.say("pass", "history.none", item="cardiac")
+    definition = ctx.m.analytes["qtc"]
+    p = pick(ctx, "qtc", ctx.m.windows.ecg, read_quantity(ctx, "qtc"))
+    if p.chosen is None:
+        explain_nothing_usable(out, p, "qtc", definition.primary_code)
+        return out.result()
+    fact, value = p.chosen.fact, p.chosen.value
+    threshold = ctx.m.thresholds["qtc"]
+    limit = convert(definition, threshold.for_sex(ctx.record.patient.sex), threshold.unit)
+    assert limit is not None  # the loader checked that the unit converts
+    status: Status = "fail" if value > limit else "pass"
+    out.say(
+        status,
+        "qtc.vs_limit",
+        value=fmt(value, "ms"),
+        date=str(fact.when),
+        limit=fmt(limit, "ms"),
+        sex=ctx.record.patient.sex,
+    )
+    out.cite(observation_evidence(fact, value=value, unit=definition.unit, limit_value=limit))
+    note_passed_over(out, p, "qtc", "review" if status == "pass" else None)
+    return out.result()

@@ -1,0 +1,56 @@
+"""Inclusion on organ involvement: SSc needs lung involvement; AAV renal involvement, or MPO/PR3-ANCA positivity."""
+
+from __future__ import annotations
+
+from matcher.criteria.cohort import Cohort
+from matcher.criteria.common import code_label
+from matcher.criteria.context import Context, condition_evidence, procedure_evidence
+from matcher.criteria.measure import observation_evidence, pick, read_polarity
+from matcher.outcome import CriterionResult, Outcome, Status
+
+
+def organ_involvement(ctx: Context, cohort: Cohort | None) -> CriterionResult:
+    out = Outcome("organ_involvement", "inclusion")
+    if cohort is None:
+        out.say("unknown", "cohort.none").need("need.diagnosis")
+        return out.result(cohort_specific=True)
+    rule = cohort.organ
+    if rule is None:
+        return out.say("pass", "organ.not_required", cohort=cohort.id).result(cohort_specific=True)
+    for valueset in rule.valuesets:
+        for cond in ctx.current_conditions(valueset):
+            tier, code = cond.matches[valueset]
+            out.say(
+                "pass" if tier == "match" else "review",
+                "organ.condition",
+                item=valueset,
+                label=cond.label,
+                date=str(cond.first_known or "undated"),
+            )
+            out.cite(condition_evidence(cond, code=str(code), item=valueset))
+    for analyte in rule.antibodies:
+        p = pick(ctx, analyte, ctx.m.windows.autoantibodies, read_polarity(ctx, analyte))
+        if p.chosen is None:
+            continue
+        fact, polarity = p.chosen.fact, p.chosen.value
+        shown: dict[str, Status | None] = {"positive": "pass", "indeterminate": "review", "negative": None}
+        out.say(
+            shown[polarity], "organ.antibody", item=analyte, polarity=polarity, date=str(fact.when), cohort=cohort.id
+        )
+        out.cite(observation_evidence(fact))
+    for valueset in rule.procedures:
+        for proc in ctx.procedures(valueset):
+            out.say("review", "organ.procedure", item=valueset, label=proc.label, date=str(proc.start or "undated"))
+            out.cite(procedure_evidence(proc, item=valueset))
+    statuses = {f.status for f in out.findings}
+    if "pass" in statuses:
+        return out.result("pass", cohort_specific=True)
+    if "review" in statuses:
+        return out.result("review", cohort_specific=True)
+    out.say("unknown", "organ.not_documented", cohort=cohort.id)
+    for valueset in rule.valuesets:
+        out.need("need.condition", item=valueset)
+    for analyte in rule.antibodies:
+        code = ctx.m.analytes[analyte].primary_code
+        out.need("need.result", code, item=analyte, code=code_label(code), window=ctx.m.windows.autoantibodies)
+    return out.result("unknown", cohort_specific=True)

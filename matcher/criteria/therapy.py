@@ -1,0 +1,235 @@
+"""Treatment history: 12 weeks of standard therapy (refractory), prior CD19-directed therapy, prior gene therapy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from matcher.criteria.cohort import Cohort
+from matcher.criteria.context import Context, condition_evidence, procedure_evidence
+from matcher.outcome import CriterionResult, Evidence, Outcome, Param, Status
+from matcher.record import MedicationFact, ProcedureFact
+
+MIN_THERAPY_DAYS = 84  # protocol: at least 12 weeks of standardized therapy before screening
+
+#: statuses under which a medication was (or is being) taken
+_TAKEN = {
+    "MedicationStatement": frozenset({"active", "completed", "stopped", "on-hold", "unknown"}),
+    "MedicationRequest": frozenset({"active", "completed", "stopped", "on-hold", "unknown"}),
+    "MedicationAdministration": frozenset({"completed", "in-progress", "on-hold", "stopped", "unknown"}),
+}
+_PLANNED_STATUSES = frozenset({"intended", "draft"})
+_PLANNED_INTENTS = frozenset({"proposal", "plan", "option"})
+_ONGOING = frozenset({"active", "in-progress", "on-hold"})
+#: gaps bridged when joining records of one drug into one course (refills; infusion intervals)
+_GAP_DAYS = {"MedicationAdministration": 183, "Procedure": 30}
+_DEFAULT_GAP_DAYS = 30
+
+
+def taken(fact: MedicationFact) -> bool:
+    if fact.intent in _PLANNED_INTENTS:
+        return False
+    return fact.status is None or fact.status in _TAKEN.get(fact.resource_type, frozenset())
+
+
+def planned(fact: MedicationFact) -> bool:
+    return fact.status in _PLANNED_STATUSES or fact.intent in _PLANNED_INTENTS
+
+
+def medication_evidence(fact: MedicationFact, drug: str | None = None) -> Evidence:
+    return Evidence(
+        reference=fact.ref,
+        value=fact.label,
+        date=str(fact.start) if fact.start else None,
+        item=drug,
+        code=str(fact.codes[0]) if fact.codes else None,
+        display=fact.label,
+        status=fact.status,
+    )
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One record of a standard therapy as a stretch of days (end None: the record does not say)."""
+
+    source: MedicationFact | ProcedureFact
+    therapy: str
+    start: date
+    end: date | None
+    ongoing: bool
+    gap: int
+
+
+@dataclass(frozen=True)
+class Course:
+    """Records of one therapy joined where they touch or nearly touch."""
+
+    therapy: str
+    exposures: tuple[Exposure, ...]
+    start: date
+    end: date | None
+    ongoing: bool
+
+    @property
+    def days(self) -> int | None:
+        return None if self.end is None else (self.end - self.start).days
+
+
+def _exposures(ctx: Context, cohort: Cohort) -> list[Exposure]:
+    wanted = ctx.m.drugs_in(cohort.drugset)
+    out: list[Exposure] = []
+    for fact in ctx.record.medications:
+        drugs = sorted(fact.drugs & wanted)
+        if not drugs or not taken(fact) or fact.start is None or fact.start.lo > ctx.as_of:
+            continue
+        start = fact.start.lo
+        ongoing = fact.status in _ONGOING
+        end: date | None
+        if fact.end is not None:
+            end = min(fact.end.hi, ctx.as_of)
+            ongoing = ongoing and fact.end.hi >= ctx.as_of
+        elif fact.supply_days is not None:
+            end = min(start + timedelta(days=fact.supply_days), ctx.as_of)
+        else:
+            end = ctx.as_of if ongoing else None
+        gap = _GAP_DAYS.get(fact.resource_type, _DEFAULT_GAP_DAYS)
+        out.extend(Exposure(fact, drug, start, end, ongoing, gap) for drug in drugs)
+    for valueset in cohort.therapy_procedures:
+        for proc in ctx.procedures(valueset):
+            if proc.start is None:
+                continue
+            end_day = min((proc.end or proc.start).hi, ctx.as_of)
+            out.append(Exposure(proc, valueset, proc.start.lo, end_day, False, _GAP_DAYS["Procedure"]))
+    return out
+
+
+def courses(exposures: list[Exposure]) -> list[Course]:
+    """Join each therapy's records into courses: overlapping or separated by less than the allowed gap."""
+    by_therapy: dict[str, list[Exposure]] = {}
+    for exp in exposures:
+        by_therapy.setdefault(exp.therapy, []).append(exp)
+    out: list[Course] = []
+    for therapy, items in by_therapy.items():
+        items.sort(key=lambda e: e.start)
+        current: list[Exposure] = []
+        end: date | None = None
+        for exp in items:
+            if current and end is not None and exp.start <= end + timedelta(days=exp.gap):
+                current.append(exp)
+                end = max(end, exp.end) if exp.end is not None else None
+                continue
+            if current:
+                out.append(_course(therapy, current, end))
+            current, end = [exp], exp.end
+        if current:
+            out.append(_course(therapy, current, end))
+    return out
+
+
+def _course(therapy: str, exposures: list[Exposure], end: date | None) -> Course:
+    return Course(therapy, tuple(exposures), exposures[0].start, end, any(e.ongoing for e in exposures))
+
+
+def refractory(ctx: Context, cohort: Cohort | None) -> CriterionResult:
+    out = Outcome("refractory", "inclusion")
+    if cohort is None:
+        out.say("unknown", "cohort.none").need("need.diagnosis")
+        return out.result(cohort_specific=True)
+    found = courses(_exposures(ctx, cohort))
+    if not found:
+        out.say("unknown", "therapy.none", cohort=cohort.id)
+        out.need("need.therapy", cohort=cohort.id, weeks=MIN_THERAPY_DAYS // 7)
+        return out.result(cohort_specific=True)
+    statuses: list[Status] = []
+    for course in sorted(found, key=lambda c: -(c.days or 0)):
+        status = _judge(out, course)
+        statuses.append(status)
+        for exp in course.exposures:
+            out.cite(_evidence(exp))
+    # one course long enough settles it; an undated or stopped-early course needs a person; a short
+    # ongoing course fails for now (the reason says when it will reach 12 weeks)
+    final: Status = "pass" if "pass" in statuses else ("review" if "review" in statuses else "fail")
+    return out.result(final, cohort_specific=True)
+
+
+def _judge(out: Outcome, course: Course) -> Status:
+    weeks_needed = MIN_THERAPY_DAYS // 7
+    days = course.days
+    params: dict[str, Param] = {
+        "therapy": course.therapy,
+        "start": course.start.isoformat(),
+        "weeks_needed": weeks_needed,
+    }
+    if days is None:
+        out.say("review", "therapy.end_unknown", **params)
+        return "review"
+    weeks = round(days / 7, 1)
+    if days >= MIN_THERAPY_DAYS:
+        out.say("pass", "therapy.long_enough", weeks=weeks, ongoing=course.ongoing, end=_iso(course.end), **params)
+        return "pass"
+    if course.ongoing:
+        reaches = course.start + timedelta(days=MIN_THERAPY_DAYS)
+        out.say("fail", "therapy.too_short_ongoing", weeks=weeks, reaches=reaches.isoformat(), **params)
+        return "fail"
+    reasons = [e.source.status_reason for e in course.exposures if isinstance(e.source, MedicationFact)]
+    stated = next((r for r in reasons if r), None)
+    out.say("review", "therapy.stopped_early", weeks=weeks, end=_iso(course.end), why=stated, **params)
+    return "review"
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _evidence(exp: Exposure) -> Evidence:
+    if isinstance(exp.source, ProcedureFact):
+        return procedure_evidence(exp.source, item=exp.therapy)
+    return medication_evidence(exp.source, exp.therapy)
+
+
+def _ever(ctx: Context, out: Outcome, drugset: str, status: Status) -> None:
+    """Any record of a drug in `drugset` ever given (planned ones need a person's look)."""
+    wanted = ctx.m.drugs_in(drugset)
+    for fact in ctx.record.medications:
+        drugs = sorted(fact.drugs & wanted)
+        if not drugs or (fact.start is not None and fact.start.lo > ctx.as_of):
+            continue
+        when = str(fact.start or "undated")
+        if taken(fact):
+            out.say(status, "exposure.given", item=drugs[0], label=fact.label, date=when, kind=fact.resource_type)
+        elif planned(fact):
+            out.say("review", "exposure.planned", item=drugs[0], label=fact.label, date=when)
+        else:
+            out.say(None, "exposure.not_given", item=drugs[0], label=fact.label, date=when, state=fact.status)
+        out.cite(medication_evidence(fact, drugs[0]))
+
+
+def _coded(ctx: Context, out: Outcome, status: Status, message: str) -> None:
+    """CAR-T recorded as a procedure or as a history condition (its target is not coded)."""
+    for proc in ctx.procedures("car_t_therapy"):
+        out.say(status, message, label=proc.label, date=str(proc.start or "undated"))
+        out.cite(procedure_evidence(proc, item="car_t_therapy"))
+    for cond in ctx.current_conditions("car_t_history"):
+        out.say(status, message, label=cond.label, date=str(cond.first_known or "undated"))
+        out.cite(condition_evidence(cond, item="car_t_history"))
+
+
+def prior_cd19_therapy(ctx: Context) -> CriterionResult:
+    out = Outcome("prior_cd19_therapy", "exclusion")
+    _ever(ctx, out, "cd19_therapy", "fail")
+    _coded(ctx, out, "review", "exposure.car_t_target_unknown")
+    if not any(f.status for f in out.findings):
+        out.say("pass", "exposure.none", item="cd19_therapy")
+    return out.result()
+
+
+def gene_therapy(ctx: Context) -> CriterionResult:
+    out = Outcome("gene_therapy", "exclusion")
+    _ever(ctx, out, "gene_therapy", "fail")
+    _coded(ctx, out, "fail", "exposure.car_t_is_gene_therapy")
+    for proc in ctx.procedures("gene_therapy_procedure"):
+        out.say("fail", "exposure.procedure", label=proc.label, date=str(proc.start or "undated"))
+        out.cite(procedure_evidence(proc, item="gene_therapy_procedure"))
+    if not any(f.status for f in out.findings):
+        out.say("pass", "exposure.none", item="gene_therapy")
+    return out.result()

@@ -1,0 +1,75 @@
+"""The exception hierarchy and the CLI exit codes; each error carries the context a user needs to act.
+
+    TrialmatchError                      anything trialmatch raises on purpose
+    ├── MappingError                     a file in mappings/ is malformed or inconsistent   exit 3
+    └── InputError                       the input is not a usable patient record           exit 2
+        ├── NotJSONError                 the bytes are not JSON (or not NDJSON)
+        ├── NotABundleError              JSON, but not a FHIR Bundle
+        ├── PatientCountError            a Bundle without exactly one Patient
+        └── InvalidResourceError         a resource a criterion reads fails FHIR validation
+
+Errors are translated once: the CLI maps them to exit codes (cli.py), the API to an OperationOutcome
+with a 4xx status (api/errors.py). Messages hold resource ids, never patient data.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1
+    BAD_INPUT = 2
+    BAD_MAPPINGS = 3
+    UPSTREAM = 4
+
+
+class TrialmatchError(Exception):
+    """Base class: `str(error)` is one line fit for a user."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+
+class MappingError(TrialmatchError):
+    """A mappings/ file is malformed, has unknown keys, or refers to something that does not exist."""
+
+    exit_code = ExitCode.BAD_MAPPINGS
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class InputError(TrialmatchError):
+    """The input cannot be read as one patient's FHIR data."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        self.source = source
+        self.detail = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.detail}" if self.source else self.detail
+
+
+class NotJSONError(InputError):
+    """The bytes are not JSON."""
+
+
+class NotABundleError(InputError):
+    """The JSON is not a FHIR Bundle (or not a resource at all)."""
+
+
+class PatientCountError(InputError):
+    """A Bundle must hold exactly one Patient."""
+
+
+class InvalidResourceError(InputError):
+    """A resource that a criterion reads does not validate as FHIR R4."""
+
+    def __init__(self, message: str, *, reference: str, source: str | None = None) -> None:
+        self.reference = reference
+        super().__init__(f"{reference} is not valid FHIR R4: {message}", source=source)

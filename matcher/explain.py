@@ -1,0 +1,269 @@
+"""English rendering of findings and worklist needs; the criteria only ever produce message ids and parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from matcher.outcome import CriterionResult, Finding, Need, Param
+
+#: short names of analytes, scores, value sets, drug sets, therapies and cohorts, as a reader expects them
+NAMES: dict[str, str] = {
+    "alt": "ALT",
+    "ast": "AST",
+    "bilirubin_total": "total bilirubin",
+    "creatinine": "creatinine",
+    "creatinine_clearance": "creatinine clearance",
+    "egfr": "eGFR",
+    "body_weight": "body weight",
+    "qtc": "QTc",
+    "hcg": "hCG",
+    "pregnancy_status": "pregnancy status",
+    "lactation_status": "breastfeeding status",
+    "hbsag": "HBsAg",
+    "anti_hbc": "anti-HBc",
+    "hbv_dna": "HBV DNA",
+    "anti_hcv": "anti-HCV",
+    "hcv_rna": "HCV RNA",
+    "hiv_ab": "anti-HIV",
+    "hiv_ag_ab": "HIV Ag/Ab",
+    "treponema_ab": "Treponema pallidum antibody",
+    "tb_igra": "interferon-gamma release assay",
+    "ana": "ANA",
+    "anti_dsdna": "anti-dsDNA",
+    "c3": "C3",
+    "c4": "C4",
+    "rf": "rheumatoid factor",
+    "anti_ccp": "anti-CCP",
+    "esr": "ESR",
+    "crp": "CRP",
+    "mpo_anca": "MPO-ANCA",
+    "pr3_anca": "PR3-ANCA",
+    "anti_dsg1": "anti-desmoglein 1",
+    "anti_dsg3": "anti-desmoglein 3",
+    "anti_scl70": "anti-Scl-70",
+    "anti_jo1": "anti-Jo-1",
+    "myositis_antibodies": "myositis-specific antibodies",
+    "selena-sledai": "SELENA-SLEDAI",
+    "sledai-2k": "SLEDAI-2K",
+    "sle-pga": "PGA",
+    "bilag-2004": "BILAG-2004",
+    "pdai": "PDAI",
+    "pasi": "PASI",
+    "psoriasis-bsa": "BSA",
+    "spga": "sPGA",
+    "das28-esr": "DAS28-ESR",
+    "das28-crp": "DAS28-CRP",
+    "cdai": "CDAI",
+    "sdai": "SDAI",
+    "bvas": "BVAS",
+    "mrss": "mRSS",
+    "mmt8": "MMT8",
+    "imacs-mdga": "IMACS MDGA",
+    "sle": "SLE",
+    "iim": "idiopathic inflammatory myopathy",
+    "ssc": "systemic sclerosis",
+    "pemphigus": "pemphigus",
+    "psoriasis": "plaque psoriasis",
+    "ra": "rheumatoid arthritis",
+    "aav": "ANCA-associated vasculitis",
+    "ild": "interstitial lung disease",
+    "pulmonary_hypertension": "pulmonary hypertension",
+    "renal_vasculitis": "renal involvement",
+    "renal_biopsy": "renal biopsy",
+    "neurologic": "neurologic disorder",
+    "cardiac": "cardiac disorder",
+    "immunodeficiency": "immunodeficiency",
+    "tuberculosis": "tuberculosis",
+    "infection": "infection",
+    "pregnancy": "pregnancy",
+    "lactation": "lactation",
+    "hbv_infection": "hepatitis B",
+    "hcv_infection": "hepatitis C",
+    "hiv_infection": "HIV infection",
+    "syphilis": "syphilis",
+    "cd19_therapy": "CD19-directed therapy",
+    "gene_therapy": "gene therapy",
+    "phototherapy": "phototherapy",
+}
+
+ULN_SOURCES = {"reference_range": "the result's own reference range", "default": "default ULN"}
+
+TEMPLATES: dict[str, str] = {
+    # results in general
+    "result.none": "no {item} result on record",
+    "result.stale": "the latest {item} ({value} on {date}) is older than the {window}-day window",
+    "result.unusable": "{item} on {date} cannot be used: {why}",
+    "result.newer_unusable": "a newer {item} on {date} could not be used ({why}): "
+    "check it before relying on an older one",
+    # labs
+    "lab.vs_uln": "{item} {value} on {date} is {ratio:.1f} x ULN ({uln}, {uln_source}); limit is {factor:g} x ULN",
+    "lab.range_ignored": "{item}: {why}, so the default ULN was used",
+    "crcl.measured": "creatinine clearance {value} on {date} (recorded); limit is {limit:g} mL/min",
+    "crcl.cockcroft_gault": "creatinine clearance {value} estimated by Cockcroft-Gault (age {age}, {sex}, "
+    "weight {weight} on {weight_date}, creatinine {creatinine}); limit is {limit:g} mL/min",
+    "crcl.no_creatinine": "creatinine clearance cannot be estimated without a usable creatinine",
+    "crcl.no_age": "creatinine clearance cannot be estimated without the patient's birth date",
+    "crcl.no_weight": "creatinine clearance is neither measured nor estimable: no usable body weight",
+    "crcl.egfr_context": "eGFR {value} on {date} is on record, but an eGFR is not a creatinine clearance",
+    "qtc.vs_limit": "QTc {value} on {date}; prolonged above {limit} ({sex})",
+    # serology
+    "serology.positive": "{item} {polarity} on {date}",
+    "serology.latest": "{item} {polarity} on {date}",
+    "serology.later_negative": "a later {item} test was negative: a person should reconcile the results",
+    "hbv.core_positive": "anti-HBc positive without HBsAg or detectable HBV DNA: "
+    "HBV DNA should rule out occult infection",
+    "hcv.antibody_needs_rna": "anti-HCV positive: only an HCV RNA result can tell active from cleared infection",
+    "syphilis.judgement": "the investigator judges whether a positive treponemal result is clinically significant",
+    # coded history
+    "condition.recorded": "{item} recorded: {label} ({date})",
+    "condition.resolved": "{item} recorded but not active: {label} ({date})",
+    "history.recorded": "{item} recorded: {label} ({date})",
+    "history.needs_review": "{label} ({date}) may count as {item}: a person should decide",
+    "history.none": "no {item} recorded",
+    "tb.active": "active tuberculosis recorded: {label} (since {date})",
+    "tb.ended": "tuberculosis {label} ended {date}, {within_text}",
+    "tb.resolved_recent_onset": "tuberculosis {label} began {date}, within {years} years, and its end is not recorded",
+    "tb.resolved_undated": "tuberculosis {label} ({date}) is resolved but its end date is not recorded: "
+    "was it active within {years} years?",
+    "tb.latent": "latent tuberculosis recorded: {label} ({date}); not active TB, but relevant before lymphodepletion",
+    "tb.igra": "interferon-gamma release assay {polarity} on {date}, without a recorded diagnosis",
+    "infection.active": "active infection recorded: {label} (since {date})",
+    "infection.allowed": "{label} (since {date}) is an infection the protocol allows "
+    "(uncomplicated UTI, bacterial pharyngitis)",
+    "infection.long_open": "{label} is still recorded as active since {date}, more than {days} days: is it current?",
+    "infection.none": "no active infection recorded",
+    # pregnancy
+    "pregnancy.male": "not applicable: the patient is male",
+    "pregnancy.state": "{item} recorded as current: {label} (since {date})",
+    "pregnancy.stale_state": "{label} is still recorded as current since {date}, too long ago to be this pregnancy",
+    "pregnancy.status_observation": "{item} {polarity} on {date}",
+    "pregnancy.hcg": "hCG {polarity} on {date} (within {window} days)",
+    "pregnancy.hcg_old_positive": "hCG positive on {date}, before the {window}-day window, and no later negative test",
+    "pregnancy.none": "no current pregnancy or lactation recorded",
+    # judgement
+    "judgement.consent": "informed consent is obtained at screening, not read from the record",
+    "judgement.life_expectancy": "life expectancy of at least 3 months is the investigator's judgement",
+    "judgement.contraception": "agreement to effective contraception is confirmed with the patient at screening",
+    # demographics
+    "age.years": "age {age} on {as_of} (born {birth}); must be {low} to {high}",
+    "age.no_birth_date": "no birth date on record",
+    "alive.deceased": "the patient is recorded as deceased ({date})",
+    "alive.no_death": "no death recorded",
+    # diagnosis and cohort
+    "diagnosis.none": "none of the seven diseases (SLE, IIM, SSc, pemphigus, psoriasis, RA, AAV) is recorded",
+    "diagnosis.active": "{cohort} recorded: {label} (since {date})",
+    "diagnosis.inactive": "{cohort} recorded as {clinical}: {label} ({date})",
+    "diagnosis.subtype": "{label} ({date}) does not say whether it is {cohort}: a person should confirm",
+    "diagnosis.unconfirmed": "{label} ({date}) is {verification}, not confirmed",
+    "diagnosis.serology": "{item} {polarity} on {date}",
+    "cohort.none": "no cohort: none of the seven diseases is recorded",
+    "duration.since": "{cohort} documented since {date} ({source}); "
+    "needs to be on or before {cutoff} ({months} months)",
+    "duration.undated": "{cohort} is recorded without an onset or recorded date",
+    "activity.no_threshold": "the protocol sets no disease-activity threshold for {cohort}",
+    "activity.score": "{item} {value} on {date}{threshold_text}",
+    "activity.substitute": "{item} was recorded instead of {instead}, which the protocol names",
+    "activity.grades": "{item} on {date}: {a} organ system(s) graded A, {b} graded B; needs 1 A or 2 B",
+    "activity.grades_not_recorded": "{item} not recorded (required only when recorded)",
+    # organ involvement
+    "organ.not_required": "{cohort} needs no particular organ involvement",
+    "organ.condition": "{item} recorded: {label} ({date})",
+    "organ.antibody": "{item} {polarity} on {date}",
+    "organ.procedure": "{label} on {date}: its result is not coded, a person should read it",
+    "organ.not_documented": "the organ involvement {cohort} requires is not documented",
+    # therapy
+    "therapy.none": "no standard therapy for {cohort} is recorded",
+    "therapy.long_enough": "{therapy} from {start}{until}: {weeks:g} weeks, at least {weeks_needed}",
+    "therapy.too_short_ongoing": "{therapy} since {start}: {weeks:g} weeks so far; "
+    "reaches {weeks_needed} weeks on {reaches}",
+    "therapy.stopped_early": "{therapy} from {start} to {end}: {weeks:g} weeks, fewer than {weeks_needed}{why_text}",
+    "therapy.end_unknown": "{therapy} from {start}, but the record does not say how long it was taken",
+    "exposure.given": "{item}: {label} ({kind}, {date})",
+    "exposure.planned": "{item} planned, not given: {label} ({date})",
+    "exposure.not_given": "{item} recorded as {state}: {label} ({date}); not counted",
+    "exposure.car_t_target_unknown": "CAR-T therapy recorded ({label}, {date}); its target is not coded, "
+    "a person should check whether it was CD19-directed",
+    "exposure.car_t_is_gene_therapy": "CAR-T therapy recorded ({label}, {date}): "
+    "genetically modified cells are gene therapy",
+    "exposure.procedure": "gene therapy procedure recorded: {label} ({date})",
+    "exposure.none": "no {item} recorded",
+}
+
+NEEDS: dict[str, str] = {
+    "need.result": "{item} ({code}) result within {window} days",
+    "need.birth_date": "the patient's birth date",
+    "need.diagnosis": "a recorded diagnosis of one of the seven cohort diseases",
+    "need.diagnosis_date": "the onset or recorded date of the {cohort} diagnosis",
+    "need.any_score": "a disease-activity score ({scores}; e.g. {code}) within {window} days",
+    "need.condition": "a coded {item} diagnosis, if present",
+    "need.therapy": "the standard therapies for {cohort} given so far, with start and end dates ({weeks} weeks needed)",
+    "need.hcg": "a negative hCG ({code}) at screening for a woman of child-bearing potential",
+}
+
+
+def _within(params: Mapping[str, Param]) -> str:
+    years = params.get("years")
+    return f"within {years} years" if params.get("within") else f"more than {years} years ago"
+
+
+def _threshold(params: Mapping[str, Param]) -> str:
+    return f"; needs {params['op']} {params['minimum']}" if params.get("op") else ""
+
+
+def _until(params: Mapping[str, Param]) -> str:
+    if params.get("ongoing"):
+        return ", ongoing"
+    return f" to {params['end']}" if params.get("end") else ""
+
+
+def _why(params: Mapping[str, Param]) -> str:
+    why = params.get("why")
+    return (
+        f" (stopped: {why}; stopping for intolerance still qualifies)"
+        if why
+        else ("; a person should check whether it was stopped for intolerance")
+    )
+
+
+#: parameters computed from others, for templates that read differently by case
+DERIVED: dict[str, Callable[[Mapping[str, Param]], str]] = {
+    "within_text": _within,
+    "threshold_text": _threshold,
+    "until": _until,
+    "why_text": _why,
+}
+
+
+def _params(params: Mapping[str, Param]) -> dict[str, Param]:
+    out: dict[str, Param] = {}
+    for key, value in params.items():
+        if key in ("item", "cohort", "therapy", "instead") and isinstance(value, str):
+            out[key] = NAMES.get(value, value)
+        elif key == "scores" and isinstance(value, str):
+            out[key] = ", ".join(NAMES.get(v, v) for v in value.split(","))
+        elif key == "uln_source" and isinstance(value, str):
+            out[key] = ULN_SOURCES.get(value, value)
+            if value == "default" and params.get("sex") in ("male", "female"):
+                out[key] = f"default ULN for a {params['sex']} patient"
+        elif key == "sex":
+            out[key] = value if value in ("male", "female") else "sex not recorded: the stricter limit"
+        else:
+            out[key] = "" if value is None else value
+    for key, derive in DERIVED.items():
+        out[key] = derive(params)
+    return out
+
+
+def render(finding: Finding) -> str:
+    return TEMPLATES[finding.message].format(**_params(finding.params))
+
+
+def render_need(need: Need) -> str:
+    return NEEDS[need.message].format(**_params(need.params))
+
+
+def reason(result: CriterionResult) -> str:
+    """The criterion's reason: its findings, most severe first, joined into one line."""
+    order = {"fail": 0, "unknown": 1, "review": 2, "pass": 3, None: 4}
+    findings = sorted(result.findings, key=lambda f: order[f.status])
+    return "; ".join(render(f) for f in findings)

@@ -1,0 +1,207 @@
+"""RecordAssembler: gathers one patient's resources, routes, validates and distils them into a PatientRecord."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from matcher.codes.loader import Mappings
+from matcher.codes.model import Code
+from matcher.codes.valuesets import Tier
+from matcher.errors import InvalidResourceError
+from matcher.fhir.distil import Distiller, Json, Malformed, codings, label, reference_of
+from matcher.fhir.validate import validate
+from matcher.record import (
+    ConditionFact,
+    MedicationFact,
+    ObservationFact,
+    PatientRecord,
+    ProcedureFact,
+)
+
+_MEDICATION_USES = ("MedicationStatement", "MedicationRequest", "MedicationAdministration")
+_SUBJECT_FIELD = {
+    "MedicationStatement": "subject",
+    "MedicationRequest": "subject",
+    "MedicationAdministration": "subject",
+    "Condition": "subject",
+    "Observation": "subject",
+    "Procedure": "subject",
+}
+
+
+class MedicationIndex:
+    """Medication resources by every key a reference may use: 'Medication/id' and fullUrl."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, Json] = {}
+
+    def add(self, resource: Json, full_url: str | None = None) -> None:
+        rid = resource.get("id")
+        if isinstance(rid, str):
+            self._by_key[f"Medication/{rid}"] = resource
+        if full_url:
+            self._by_key[full_url] = resource
+
+    def get(self, reference: str) -> Json | None:
+        found = self._by_key.get(reference)
+        if found is None and "/Medication/" in reference:  # an absolute URL
+            found = self._by_key.get("Medication/" + reference.rsplit("/Medication/", 1)[1])
+        return found
+
+
+class RecordAssembler:
+    """Collects the resources of one patient; `build()` returns the PatientRecord.
+
+    Routing happens on the raw JSON, so the bulk of a real record (claims, encounters, immunisations,
+    vital signs nobody asks about) is dropped without being validated. What is kept is validated with
+    fhir.resources: an invalid resource that a criterion would read raises InvalidResourceError.
+    """
+
+    def __init__(self, mappings: Mappings, medications: MedicationIndex | None = None) -> None:
+        self.m = mappings
+        self.distiller = Distiller(mappings)
+        self.medications = medications or MedicationIndex()
+        self.patient: Json | None = None
+        self.patient_ref = ""
+        self._identities: set[str] = set()
+        self._conditions: list[tuple[Json, str, Mapping[str, tuple[Tier, Code]]]] = []
+        self._observations: list[ObservationFact] = []
+        self._med_uses: list[tuple[Json, str]] = []
+        self._procedures: list[tuple[Json, str, Mapping[str, tuple[Tier, Code]]]] = []
+        self._skipped: list[str] = []
+
+    def set_patient(self, resource: Json, full_url: str | None = None) -> None:
+        ref = reference_of(resource, full_url or "Patient/(no id)")
+        validate(resource, ref)
+        self.patient, self.patient_ref = resource, ref
+        self._identities = {ref}
+        if full_url:
+            self._identities.add(full_url)
+
+    def add(self, resource: Json, full_url: str | None = None, fallback_ref: str = "") -> None:
+        """Route one resource of this patient (anything but Patient and Medication)."""
+        rtype = resource.get("resourceType")
+        if rtype not in _SUBJECT_FIELD:
+            return
+        ref = reference_of(resource, full_url if full_url and "/" in full_url else fallback_ref or f"{rtype}/(no id)")
+        try:
+            self._route(resource, rtype, ref)
+        except Malformed:
+            validate(resource, ref)  # raises with the precise element; if it passes, routing found nothing
+            raise InvalidResourceError("unreadable code", reference=ref) from None
+
+    def _route(self, resource: Json, rtype: str, ref: str) -> None:
+        if rtype == "Condition":
+            matches = self.distiller.condition_matches(resource)
+            if matches:
+                validate(resource, ref)
+                self._conditions.append((resource, ref, matches))
+        elif rtype == "Observation":
+            items = self.distiller.observation_items(resource)
+            if items:
+                validate(resource, ref)
+                self._observations.extend(self.distiller.observations(resource, ref, items))
+        elif rtype == "Procedure":
+            matches = self.distiller.procedure_matches(resource)
+            if matches:
+                validate(resource, ref)
+                self._procedures.append((resource, ref, matches))
+        elif rtype in _MEDICATION_USES:
+            # the Medication it points to may come later in the stream: decided in build()
+            self._med_uses.append((resource, ref))
+
+    def _belongs(self, resource: Json, ref: str) -> bool:
+        subject = resource.get(_SUBJECT_FIELD[resource["resourceType"]])
+        target = subject.get("reference") if isinstance(subject, dict) else None
+        if not isinstance(target, str) or not self._identities:
+            return True
+        pid = self.patient_ref.split("/", 1)[1]
+        if target in self._identities or target.endswith(f"/Patient/{pid}") or target == f"urn:uuid:{pid}":
+            return True
+        self._skipped.append(f"{ref}: refers to another subject")
+        return False
+
+    def build(self) -> PatientRecord:
+        if self.patient is None:
+            raise InvalidResourceError("no Patient resource", reference="Patient/(missing)")
+        patient = self.distiller.patient(self.patient, self.patient_ref)
+        conditions: list[ConditionFact] = []
+        for resource, ref, matches in self._conditions:
+            if self._belongs(resource, ref):
+                fact = self.distiller.condition(resource, ref, matches, patient.birth_date)
+                if fact is not None:
+                    conditions.append(fact)
+        procedures: list[ProcedureFact] = []
+        for resource, ref, matches in self._procedures:
+            if self._belongs(resource, ref):
+                proc = self.distiller.procedure(resource, ref, matches)
+                if proc is not None:
+                    procedures.append(proc)
+        observations: dict[str, list[ObservationFact]] = {}
+        for obs in self._observations:
+            observations.setdefault(obs.item, []).append(obs)
+        return PatientRecord(
+            patient=patient,
+            conditions=tuple(conditions),
+            observations={k: tuple(sorted(v, key=_newest_first)) for k, v in observations.items()},
+            medications=tuple(self._medications()),
+            procedures=tuple(procedures),
+            skipped=tuple(self._skipped),
+        )
+
+    def _medications(self) -> list[MedicationFact]:
+        out: list[MedicationFact] = []
+        for resource, ref in self._med_uses:
+            codes, name, medication = self._medication_codes(resource, ref)
+            drugs = self.distiller.drugs_of(codes)
+            if not drugs or not self._belongs(resource, ref):
+                continue
+            validate(resource, ref)
+            if medication is not None:
+                validate(medication, reference_of(medication, f"{ref}#medication"))
+            fact = self.distiller.medication(resource, ref, codes, drugs, name)
+            if fact is not None:
+                out.append(fact)
+        return out
+
+    def _medication_codes(self, resource: Json, ref: str) -> tuple[tuple[Code, ...], str, Json | None]:
+        """Codes of the drug a medication use names: inline, or from the Medication it references."""
+        try:
+            if "medicationCodeableConcept" in resource:
+                concept = resource["medicationCodeableConcept"]
+                return codings(concept), label(concept), None
+            target = (resource.get("medicationReference") or {}).get("reference")
+            medication = self._resolve(resource, target) if isinstance(target, str) else None
+            if medication is None:
+                if isinstance(target, str):
+                    self._skipped.append(f"{ref}: medication {target} not found")
+                return (), "(unknown medication)", None
+            codes = list(codings(medication.get("code")))
+            for ingredient in medication.get("ingredient", []) or []:
+                if isinstance(ingredient, dict):
+                    codes.extend(codings(ingredient.get("itemCodeableConcept")))
+            return tuple(dict.fromkeys(codes)), label(medication.get("code")), medication
+        except (Malformed, AttributeError):
+            validate(resource, ref)
+            raise InvalidResourceError("unreadable medication", reference=ref) from None
+
+    def _resolve(self, resource: Json, target: str) -> Json | None:
+        if target.startswith("#"):
+            for contained in resource.get("contained", []) or []:
+                if (
+                    isinstance(contained, dict)
+                    and contained.get("resourceType") == "Medication"
+                    and contained.get("id") == target[1:]
+                ):
+                    return contained
+            return None
+        return self.medications.get(target)
+
+
+def _newest_first(obs: ObservationFact) -> tuple[Any, ...]:
+    # newest day first; within a day, the later time first; undated results last
+    if obs.when is None:
+        return (1, 0, 0.0)
+    stamp = obs.instant.timestamp() if obs.instant is not None and obs.instant.tzinfo is not None else 0.0
+    return (0, -obs.when.hi.toordinal(), -stamp)

@@ -1,0 +1,65 @@
+"""Read one patient's FHIR Bundle (bytes or parsed JSON) into a PatientRecord, with clear errors for bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from matcher.codes.loader import Mappings
+from matcher.errors import InvalidResourceError, NotABundleError, NotJSONError, PatientCountError
+from matcher.fhir.assemble import MedicationIndex, RecordAssembler
+from matcher.record import PatientRecord
+
+
+def parse_json(data: bytes | str, source: str | None = None) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise NotJSONError(f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})", source=source) from None
+
+
+def record_from_bundle(
+    data: bytes | str | dict[str, Any], mappings: Mappings, source: str | None = None
+) -> PatientRecord:
+    """The PatientRecord of a Bundle holding exactly one Patient and that patient's resources."""
+    bundle = data if isinstance(data, dict) else parse_json(data, source)
+    if not isinstance(bundle, dict) or "resourceType" not in bundle:
+        raise NotABundleError("not a FHIR resource (no resourceType)", source=source)
+    if bundle["resourceType"] != "Bundle":
+        raise NotABundleError(f"a {bundle['resourceType']!s:.40} resource, not a Bundle", source=source)
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        raise NotABundleError("Bundle.entry is not a list", source=source)
+
+    resources: list[tuple[dict[str, Any], str | None, str]] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise NotABundleError(f"Bundle.entry[{i}] is not an object", source=source)
+        resource = entry.get("resource")
+        if resource is None:
+            continue
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            raise NotABundleError(f"Bundle.entry[{i}].resource is not a FHIR resource", source=source)
+        full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+        resources.append((resource, full_url, f"{resource['resourceType']}/(entry {i})"))
+
+    patients = [r for r in resources if r[0]["resourceType"] == "Patient"]
+    if len(patients) != 1:
+        what = "no Patient" if not patients else f"{len(patients)} Patients"
+        raise PatientCountError(f"the Bundle holds {what}; it must hold exactly one", source=source)
+
+    medications = MedicationIndex()
+    for resource, full_url, _ in resources:
+        if resource["resourceType"] == "Medication":
+            medications.add(resource, full_url)
+    assembler = RecordAssembler(mappings, medications)
+    try:
+        assembler.set_patient(patients[0][0], patients[0][1])
+        for resource, full_url, fallback in resources:
+            if resource["resourceType"] not in ("Patient", "Medication"):
+                assembler.add(resource, full_url, fallback)
+        return assembler.build()
+    except InvalidResourceError as exc:
+        exc.source = source
+        raise

@@ -1,0 +1,363 @@
+"""Routing and distillation: which FHIR resources a criterion reads, and their facts, read from validated JSON."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from matcher.codes.loader import Mappings
+from matcher.codes.model import Code, Sex
+from matcher.codes.units import resolve_unit
+from matcher.codes.valuesets import Tier
+from matcher.record import (
+    ConditionFact,
+    MedicationFact,
+    ObservationFact,
+    PartialDate,
+    PatientFact,
+    ProcedureFact,
+    Quantity,
+    parse_instant,
+)
+
+Json = dict[str, Any]
+
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+#: statuses under which a resource never counts (and is dropped while reading)
+_DROPPED_OBSERVATION = frozenset({"entered-in-error", "cancelled"})
+_DROPPED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+_DROPPED_MEDICATION = frozenset({"entered-in-error"})
+_DROPPED_PROCEDURE = frozenset({"entered-in-error", "not-done"})
+
+_SUPPLY_DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "wk": 7.0, "week": 7.0, "mo": 30.4375, "a": 365.25}
+_GRADE = re.compile(r"(\d*)\s*([A-Ea-e])\b")
+
+
+class Malformed(Exception):
+    """A resource that cannot even be routed (its code is not a CodeableConcept): validation will say why."""
+
+
+def codings(concept: object) -> tuple[Code, ...]:
+    """The (system, code) pairs of a CodeableConcept; codings without both parts are skipped."""
+    if concept is None:
+        return ()
+    if not isinstance(concept, dict):
+        raise Malformed
+    found = concept.get("coding", [])
+    if not isinstance(found, list):
+        raise Malformed
+    return tuple(
+        Code(c["system"], c["code"])
+        for c in found
+        if isinstance(c, dict) and isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
+    )
+
+
+def label(concept: object) -> str:
+    """A human name for a CodeableConcept: its text, else the first display, else the first code."""
+    if not isinstance(concept, dict):
+        return "(uncoded)"
+    text = concept.get("text")
+    if isinstance(text, str) and text.strip():
+        return text.strip()
+    for coding in concept.get("coding", []):
+        if isinstance(coding, dict):
+            shown = coding.get("display") or coding.get("code")
+            if isinstance(shown, str) and shown:
+                return shown
+    return "(uncoded)"
+
+
+def status_code(concept: object) -> str | None:
+    """The code of a status CodeableConcept (clinicalStatus, verificationStatus)."""
+    if not isinstance(concept, dict):
+        return None
+    for coding in concept.get("coding", []):
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+            return str(coding["code"])
+    return None
+
+
+def reference_of(resource: Json, fallback: str) -> str:
+    rid = resource.get("id")
+    return f"{resource['resourceType']}/{rid}" if isinstance(rid, str) and rid else fallback
+
+
+class Distiller:
+    """Turns routed, validated resources into facts; knows the codes of interest from mappings/."""
+
+    def __init__(self, mappings: Mappings) -> None:
+        self.m = mappings
+
+    # -- routing (on raw JSON, before any validation) -------------------------------------------
+
+    def condition_matches(self, resource: Json) -> Mapping[str, tuple[Tier, Code]]:
+        return self.m.valuesets.lookup_any(codings(resource.get("code")))
+
+    def observation_items(self, resource: Json) -> list[tuple[Json, Code, tuple[str, str]]]:
+        """(the part holding the value, the matched code, (kind, id)) for the Observation and its components."""
+        found: list[tuple[Json, Code, tuple[str, str]]] = []
+        for code in codings(resource.get("code")):
+            hit = self.m.observation_codes.get(code)
+            if hit:
+                found.append((resource, code, hit))
+                break
+        components = resource.get("component", [])
+        if not isinstance(components, list):
+            raise Malformed
+        for comp in components:
+            if not isinstance(comp, dict):
+                raise Malformed
+            for code in codings(comp.get("code")):
+                hit = self.m.observation_codes.get(code)
+                if hit and not (found and found[0][2] == hit):
+                    found.append((comp, code, hit))
+                    break
+        return found
+
+    def drugs_of(self, codes: tuple[Code, ...]) -> frozenset[str]:
+        out: set[str] = set()
+        for code in codes:
+            out |= self.m.drug_codes.get(code, frozenset())
+        return frozenset(out)
+
+    def procedure_matches(self, resource: Json) -> Mapping[str, tuple[Tier, Code]]:
+        return self.m.valuesets.lookup_any(codings(resource.get("code")))
+
+    # -- distillation (on validated JSON) -------------------------------------------------------
+
+    def patient(self, resource: Json, ref: str) -> PatientFact:
+        gender = resource.get("gender")
+        sex: Sex = gender if gender in ("male", "female", "other") else "unknown"
+        deceased_date = PartialDate.parse(resource.get("deceasedDateTime"))
+        deceased = bool(resource.get("deceasedBoolean")) or deceased_date is not None
+        return PatientFact(ref, PartialDate.parse(resource.get("birthDate")), sex, deceased, deceased_date)
+
+    def condition(
+        self, resource: Json, ref: str, matches: Mapping[str, tuple[Tier, Code]], birth: PartialDate | None
+    ) -> ConditionFact | None:
+        verification = status_code(resource.get("verificationStatus"))
+        if verification in _DROPPED_VERIFICATION:
+            return None
+        abated_at = _onset_like(resource, "abatement", birth)
+        return ConditionFact(
+            ref=ref,
+            codes=codings(resource.get("code")),
+            label=label(resource.get("code")),
+            clinical_status=status_code(resource.get("clinicalStatus")),
+            verification_status=verification,
+            onset=_onset_like(resource, "onset", birth),
+            recorded=PartialDate.parse(resource.get("recordedDate")),
+            abated=abated_at is not None or any(k.startswith("abatement") for k in resource),
+            abatement=abated_at,
+            matches=matches,
+        )
+
+    def observations(
+        self, resource: Json, ref: str, items: list[tuple[Json, Code, tuple[str, str]]]
+    ) -> list[ObservationFact]:
+        status = resource.get("status")
+        if status in _DROPPED_OBSERVATION:
+            return []
+        when, instant = _observation_time(resource)
+        out = []
+        for part, code, (kind, item) in items:
+            value_cc = part.get("valueCodeableConcept")
+            value_text = part.get("valueString")
+            if value_text is None and isinstance(value_cc, dict):
+                value_text = value_cc.get("text")
+            out.append(
+                ObservationFact(
+                    ref=ref,
+                    kind="analyte" if kind == "analyte" else "score",
+                    item=item,
+                    code=code,
+                    label=label(part.get("code")),
+                    status=status if isinstance(status, str) else None,
+                    when=when,
+                    instant=instant,
+                    quantity=self._value_quantity(part),
+                    value_codes=codings(value_cc),
+                    value_text=value_text if isinstance(value_text, str) else None,
+                    interpretation=tuple(c for cc in part.get("interpretation", []) for c in codings(cc)),
+                    ref_high=self._range_limit(part, "high"),
+                    ref_low=self._range_limit(part, "low"),
+                    absent_reason=status_code(part.get("dataAbsentReason"))
+                    or ("absent" if "dataAbsentReason" in part else None),
+                    grades=_grades(part) if kind == "score" and self.m.scores[item].value == "grades" else (),
+                )
+            )
+        return out
+
+    def medication(
+        self, resource: Json, ref: str, codes: tuple[Code, ...], drugs: frozenset[str], name: str
+    ) -> MedicationFact | None:
+        status = resource.get("status")
+        if status in _DROPPED_MEDICATION:
+            return None
+        rtype = resource["resourceType"]
+        start, end, supply = _medication_period(resource)
+        reason = resource.get("statusReason")
+        if isinstance(reason, list):  # MedicationStatement/Administration: a list of CodeableConcepts
+            reason = reason[0] if reason else None
+        return MedicationFact(
+            ref=ref,
+            resource_type=rtype,
+            drugs=drugs,
+            codes=codes,
+            label=name,
+            status=status if isinstance(status, str) else None,
+            intent=resource.get("intent"),
+            start=start,
+            end=end,
+            supply_days=supply,
+            status_reason=label(reason) if isinstance(reason, dict) else None,
+        )
+
+    def procedure(self, resource: Json, ref: str, matches: Mapping[str, tuple[Tier, Code]]) -> ProcedureFact | None:
+        status = resource.get("status")
+        if status in _DROPPED_PROCEDURE:
+            return None
+        start = PartialDate.parse(resource.get("performedDateTime"))
+        end = start
+        period = resource.get("performedPeriod")
+        if isinstance(period, dict):
+            start = PartialDate.parse(period.get("start"))
+            end = PartialDate.parse(period.get("end")) or start
+        return ProcedureFact(
+            ref=ref,
+            codes=codings(resource.get("code")),
+            label=label(resource.get("code")),
+            status=status if isinstance(status, str) else None,
+            start=start,
+            end=end,
+            matches=matches,
+        )
+
+    # -- pieces ----------------------------------------------------------------------------------
+
+    def _quantity(self, raw: object) -> Quantity | None:
+        if not isinstance(raw, dict) or not isinstance(raw.get("value"), int | float):
+            return None
+        unit = resolve_unit(
+            raw.get("code"), raw.get("unit"), raw.get("system"), self.m.unit_aliases, self.m.known_units
+        )
+        written = raw.get("unit") or raw.get("code")
+        return Quantity(float(raw["value"]), unit, written if isinstance(written, str) else None, raw.get("comparator"))
+
+    def _value_quantity(self, part: Json) -> Quantity | None:
+        if "valueQuantity" in part:
+            return self._quantity(part["valueQuantity"])
+        if isinstance(part.get("valueInteger"), int):
+            return Quantity(float(part["valueInteger"]), None, None)
+        return None
+
+    def _range_limit(self, part: Json, end: str) -> Quantity | None:
+        ranges = part.get("referenceRange", [])
+        if not isinstance(ranges, list):
+            return None
+        # prefer a range that applies to everyone (no appliesTo / age restriction), else the first one
+        ordered = sorted(
+            (r for r in ranges if isinstance(r, dict) and end in r), key=lambda r: "appliesTo" in r or "age" in r
+        )
+        for rng in ordered:
+            return self._quantity(rng[end])
+        return None
+
+
+def _onset_like(resource: Json, prefix: str, birth: PartialDate | None) -> PartialDate | None:
+    """onset[x] / abatement[x] as calendar days: dateTime, Period, or an Age counted from the birth date."""
+    if f"{prefix}DateTime" in resource:
+        return PartialDate.parse(resource[f"{prefix}DateTime"])
+    period = resource.get(f"{prefix}Period")
+    if isinstance(period, dict):
+        return PartialDate.parse(period.get("start") if prefix == "onset" else period.get("end") or period.get("start"))
+    age = resource.get(f"{prefix}Age")
+    if isinstance(age, dict) and isinstance(age.get("value"), int | float) and birth is not None:
+        if age.get("code", "a") != "a":
+            return None
+        years = int(age["value"])
+        try:
+            lo = birth.lo.replace(year=birth.lo.year + years)
+            hi = birth.hi.replace(year=birth.hi.year + years + 1)
+        except ValueError:  # 29 February
+            lo = birth.lo.replace(year=birth.lo.year + years, day=28)
+            hi = birth.hi.replace(year=birth.hi.year + years + 1, day=28)
+        return PartialDate(lo, hi, f"age {years}")
+    return None
+
+
+def _observation_time(resource: Json) -> tuple[PartialDate | None, Any]:
+    for key in ("effectiveDateTime", "effectiveInstant"):
+        if key in resource:
+            return PartialDate.parse(resource[key]), parse_instant(resource[key])
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict):
+        value = period.get("end") or period.get("start")
+        return PartialDate.parse(value), parse_instant(value)
+    if "issued" in resource:
+        return PartialDate.parse(resource["issued"]), parse_instant(resource["issued"])
+    return None, None
+
+
+def _medication_period(resource: Json) -> tuple[PartialDate | None, PartialDate | None, float | None]:
+    """(start, end, days of supply) of a medication use; end None when the record does not say."""
+    rtype = resource["resourceType"]
+    if rtype in ("MedicationStatement", "MedicationAdministration"):
+        if "effectiveDateTime" in resource:
+            day = PartialDate.parse(resource["effectiveDateTime"])
+            return day, (day if rtype == "MedicationAdministration" else None), None
+        period = resource.get("effectivePeriod")
+        if isinstance(period, dict):
+            return PartialDate.parse(period.get("start")), PartialDate.parse(period.get("end")), None
+        return None, None, None
+    # MedicationRequest
+    start = end = None
+    for dosage in _list(resource.get("dosageInstruction")):
+        bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod")
+        if isinstance(bounds, dict):
+            start = start or PartialDate.parse(bounds.get("start"))
+            end = end or PartialDate.parse(bounds.get("end"))
+    dispense = resource.get("dispenseRequest") or {}
+    validity = dispense.get("validityPeriod")
+    if isinstance(validity, dict):
+        start = start or PartialDate.parse(validity.get("start"))
+        end = end or PartialDate.parse(validity.get("end"))
+    start = start or PartialDate.parse(resource.get("authoredOn"))
+    supply = None
+    duration = dispense.get("expectedSupplyDuration")
+    if isinstance(duration, dict) and isinstance(duration.get("value"), int | float):
+        per = _SUPPLY_DAYS.get(str(duration.get("code") or duration.get("unit") or "").lower())
+        if per is not None:
+            repeats = dispense.get("numberOfRepeatsAllowed", 0)
+            supply = float(duration["value"]) * per * (1 + (repeats if isinstance(repeats, int) else 0))
+    return start, end, supply
+
+
+def _grades(part: Json) -> tuple[str, ...]:
+    """BILAG-style grades (A-E), one per organ system from components, else from the value itself."""
+    out: list[str] = []
+    for comp in _list(part.get("component")):
+        out.extend(_grades_in(comp))
+    return tuple(out) if out else tuple(_grades_in(part))
+
+
+def _grades_in(part: Json) -> Iterator[str]:
+    texts: list[str] = []
+    if isinstance(part.get("valueString"), str):
+        texts.append(part["valueString"])
+    cc = part.get("valueCodeableConcept")
+    if isinstance(cc, dict):
+        texts.extend(c.get("code", "") for c in _list(cc.get("coding")) if isinstance(c.get("code"), str))
+        if not texts and isinstance(cc.get("text"), str):
+            texts.append(cc["text"])
+    for text in texts[:1]:
+        for count, grade in _GRADE.findall(text):
+            yield from [grade.upper()] * (int(count) if count else 1)
+
+
+def _list(value: object) -> list[Json]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

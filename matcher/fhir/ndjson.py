@@ -1,0 +1,122 @@
+"""FHIR NDJSON (Bulk Data output, or one Bundle per line) to PatientRecords in one streaming pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from matcher.codes.loader import Mappings
+from matcher.errors import InputError
+from matcher.fhir.assemble import MedicationIndex, RecordAssembler
+from matcher.fhir.bundle import record_from_bundle
+from matcher.record import PatientRecord
+
+#: where each resource type names its patient
+_PATIENT_FIELDS = ("subject", "patient")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input that could not be evaluated: where it was, which patient if known, and why."""
+
+    source: str
+    patient: str | None
+    error: str
+
+
+def patient_of(resource: dict[str, Any]) -> str | None:
+    """The id of the patient a resource belongs to ('Patient/123' -> '123')."""
+    if resource.get("resourceType") == "Patient":
+        rid = resource.get("id")
+        return rid if isinstance(rid, str) else None
+    for field in _PATIENT_FIELDS:
+        ref = resource.get(field)
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(target, str) and "Patient/" in target:
+            return target.rsplit("Patient/", 1)[1]
+    return None
+
+
+class NdjsonReader:
+    """Reads NDJSON files line by line, keeping only what the criteria need, grouped by patient.
+
+    Resources the criteria never read are dropped as they are read, and the ones they do read are
+    distilled at once, so memory holds facts, not files. A line that is not JSON, or a resource
+    that fails validation, is reported as a Skipped entry for its patient; the rest goes on.
+    """
+
+    def __init__(self, mappings: Mappings) -> None:
+        self.m = mappings
+        self.medications = MedicationIndex()
+        self.patients: dict[str, RecordAssembler] = {}
+        self.failed: dict[str, Skipped] = {}
+        self.bundles: list[PatientRecord | Skipped] = []
+        self.problems: list[Skipped] = []
+
+    def read(self, path: Path) -> None:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    self._line(line, f"{path}:{number}")
+
+    def _line(self, line: bytes, where: str) -> None:
+        try:
+            resource = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            self.problems.append(Skipped(where, None, "not JSON"))
+            return
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            self.problems.append(Skipped(where, None, "not a FHIR resource"))
+            return
+        rtype = resource["resourceType"]
+        if rtype == "Bundle":
+            self.bundles.append(_bundle(resource, self.m, where))
+            return
+        if rtype == "Medication":
+            self.medications.add(resource)
+            return
+        pid = patient_of(resource)
+        if pid is None:
+            return  # Organization, Practitioner, ...: nothing a criterion reads
+        if pid in self.failed:
+            return
+        assembler = self.patients.setdefault(pid, RecordAssembler(self.m, self.medications))
+        try:
+            if rtype == "Patient":
+                assembler.set_patient(resource)
+            else:
+                assembler.add(resource, fallback_ref=f"{rtype}/({where})")
+        except InputError as exc:
+            self.failed[pid] = Skipped(where, f"Patient/{pid}", str(exc))
+            self.patients.pop(pid, None)
+
+    def results(self) -> Iterator[PatientRecord | Skipped]:
+        yield from self.problems
+        yield from self.bundles
+        yield from self.failed.values()
+        for pid, assembler in self.patients.items():
+            if assembler.patient is None:
+                yield Skipped("ndjson", f"Patient/{pid}", "resources refer to this patient, but no Patient resource")
+                continue
+            try:
+                yield assembler.build()
+            except InputError as exc:
+                yield Skipped("ndjson", f"Patient/{pid}", str(exc))
+
+
+def _bundle(resource: dict[str, Any], mappings: Mappings, where: str) -> PatientRecord | Skipped:
+    try:
+        return record_from_bundle(resource, mappings, where)
+    except InputError as exc:
+        return Skipped(where, None, str(exc))
+
+
+def read_ndjson(paths: Iterable[Path], mappings: Mappings) -> Iterator[PatientRecord | Skipped]:
+    reader = NdjsonReader(mappings)
+    for path in paths:
+        reader.read(path)
+    yield from reader.results()

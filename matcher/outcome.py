@@ -1,0 +1,138 @@
+"""The result types of the core: findings, evidence, worklist needs, criterion results and the MatchResult."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from matcher.codes.model import Code
+
+Status = Literal["pass", "fail", "unknown", "review"]
+Kind = Literal["inclusion", "exclusion"]
+Verdict = Literal["eligible", "possibly_eligible", "ineligible"]
+Param = str | int | float | None
+
+#: how strongly a status weighs when several findings meet in one criterion
+SEVERITY: dict[Status, int] = {"pass": 0, "review": 1, "unknown": 2, "fail": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One statement behind a status: a message id (see explain.py) and its parameters."""
+
+    message: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+    status: Status | None = None  # None: context only, it does not move the status
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A resource a decision used, with the values compared, as data."""
+
+    reference: str
+    value: str | None = None
+    date: str | None = None
+    item: str | None = None  # analyte, score, value set or drug id
+    code: str | None = None  # "system|code" that matched
+    display: str | None = None
+    quantity: float | None = None  # in `unit`, the analyte's canonical unit
+    unit: str | None = None
+    limit: float | None = None  # the limit it was compared with, in `unit`
+    limit_source: str | None = None  # reference_range | default | protocol
+    status: str | None = None  # the resource's own status, where it has one
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """A worklist entry: what would resolve an unknown criterion, with the codes to order or record."""
+
+    message: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+    codes: tuple[Code, ...] = ()
+    #: kept on the worklist even when the criterion passes (e.g. the screening hCG)
+    keep: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionResult:
+    id: str
+    kind: Kind
+    status: Status
+    findings: tuple[Finding, ...]
+    evidence: tuple[Evidence, ...] = ()
+    needs: tuple[Need, ...] = ()
+    cohort_specific: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CohortSummary:
+    """How one candidate cohort fared on its cohort-specific criteria."""
+
+    cohort: str
+    statuses: Mapping[str, Status]
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    trial: str
+    patient: str
+    as_of: date
+    verdict: Verdict
+    cohort: str | None
+    score: float
+    criteria: tuple[CriterionResult, ...]
+    cohorts: tuple[CohortSummary, ...] = ()
+    notes: tuple[str, ...] = ()
+    versions: Mapping[str, str] = field(default_factory=dict)
+
+    def criterion(self, cid: str) -> CriterionResult:
+        for c in self.criteria:
+            if c.id == cid:
+                return c
+        raise KeyError(cid)
+
+
+class Outcome:
+    """Collects the findings of one criterion; the status is the most severe finding's, unless set."""
+
+    def __init__(self, cid: str, kind: Kind) -> None:
+        self.cid, self.kind = cid, kind
+        self.findings: list[Finding] = []
+        self.evidence: list[Evidence] = []
+        self.needs: list[Need] = []
+
+    def say(self, status: Status | None, message: str, **params: Param) -> Outcome:
+        self.findings.append(Finding(message, params, status))
+        return self
+
+    def cite(self, *evidence: Evidence) -> Outcome:
+        for item in evidence:
+            if item not in self.evidence:
+                self.evidence.append(item)
+        return self
+
+    def need(self, message: str, *codes: Code, keep: bool = False, **params: Param) -> Outcome:
+        self.needs.append(Need(message, params, codes, keep))
+        return self
+
+    @property
+    def status(self) -> Status:
+        statuses = [f.status for f in self.findings if f.status is not None]
+        if not statuses:
+            raise ValueError(f"criterion {self.cid} has no finding with a status")
+        return max(statuses, key=SEVERITY.__getitem__)
+
+    def result(self, status: Status | None = None, *, cohort_specific: bool = False) -> CriterionResult:
+        final = status or self.status
+        return CriterionResult(
+            id=self.cid,
+            kind=self.kind,
+            status=final,
+            findings=tuple(self.findings),
+            evidence=tuple(self.evidence),
+            # a settled criterion keeps only the needs meant to outlive it; unknown and review keep them all
+            needs=tuple(n for n in self.needs if n.keep or final in ("unknown", "review")),
+            cohort_specific=cohort_specific,
+        )

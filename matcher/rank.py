@@ -1,0 +1,18 @@
+"""Ordering of candidates: eligible, then possibly eligible, then ineligible; higher score first within each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from matcher.outcome import MatchResult
+
+VERDICT_ORDER = {"eligible": 0, "possibly_eligible": 1, "ineligible": 2}
+
+
+def rank_key(result: MatchResult) -> tuple[int, float, str]:
+    return VERDICT_ORDER[result.verdict], -result.score, result.patient
+
+
+def rank(results: Iterable[MatchResult]) -> list[MatchResult]:
+    """Candidates in the contract's order; ties are broken by patient reference so the order is stable."""
+    return sorted(results, key=rank_key)
