@@ -1,0 +1,106 @@
+"""The FastAPI application: POST /match, GET /health; bearer auth when a token is configured."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from matcher import __version__
+from matcher.api import outcome
+from matcher.api.schemas import HealthOut, MatchResultOut, OperationOutcomeOut
+from matcher.codes.loader import Mappings
+from matcher.pipeline import checked_mappings, match_bundle
+from matcher.serialize import result_json
+from matcher.settings import Settings
+from matcher.trial import TRIAL_ID
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": OperationOutcomeOut, "description": text}
+    for code, text in {
+        400: "not JSON, or a bad query parameter",
+        401: "missing or wrong bearer token",
+        413: "body too large",
+        415: "not application/json or application/fhir+json",
+        422: "not a one-patient Bundle, or a resource that is not valid FHIR R4",
+    }.items()
+}
+_BUNDLE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "a FHIR R4 Bundle holding one Patient and that patient's resources",
+        "content": {
+            media: {"schema": {"type": "object", "properties": {"resourceType": {"const": "Bundle"}}}}
+            for media in ("application/fhir+json", "application/json")
+        },
+    }
+}
+_JSON_TYPES = ("application/json", "application/fhir+json")
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json", headers=headers)
+
+
+def create_app(settings: Settings | None = None, *, today: Callable[[], date] = date.today) -> FastAPI:
+    """The API; `today` is injected so tests can pin the default as_of."""
+    settings = settings or Settings()
+    mappings = checked_mappings(settings)
+    app = FastAPI(
+        title="trialmatch",
+        version=__version__,
+        description=f"Eligibility of FHIR R4 patients for {TRIAL_ID} (anti-CD19 CAR-T in refractory "
+        "autoimmune disease): pass / fail / unknown / review per criterion, with evidence.",
+    )
+    outcome.install(app)
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+
+    def authorised(request: Request) -> None:
+        if token is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip(), token):
+            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+
+    def loaded() -> Mappings:
+        return mappings
+
+    @app.get("/health", response_model=HealthOut, tags=["service"])
+    def health() -> Response:
+        return _json({"status": "ok", "version": __version__, "mappings": mappings.provenance.digest})
+
+    @app.post(
+        "/match",
+        tags=["matching"],
+        summary="Evaluate one patient's Bundle against every criterion",
+        response_class=Response,
+        responses={200: {"model": MatchResultOut, "description": "the patient's MatchResult"}, **_ERRORS},
+        openapi_extra=_BUNDLE_BODY,
+        dependencies=[Depends(authorised)],
+    )
+    async def match(
+        request: Request,
+        m: Annotated[Mappings, Depends(loaded)],
+        as_of: Annotated[date | None, Query(description="date of the question, YYYY-MM-DD (default today)")] = None,
+    ) -> Response:
+        media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if media not in _JSON_TYPES:
+            raise HTTPException(415, f"send the Bundle as application/fhir+json, not {media:.60}")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            raise HTTPException(413, f"the body is larger than {settings.max_body_bytes} bytes")
+        body = await request.body()
+        if len(body) > settings.max_body_bytes:
+            raise HTTPException(413, f"the body is larger than {settings.max_body_bytes} bytes")
+        # evaluation is CPU-bound: keep it off the event loop so /health and other requests stay responsive
+        result = await run_in_threadpool(match_bundle, body, as_of or today(), m, "request body")
+        return _json(result_json(result))
+
+    return app

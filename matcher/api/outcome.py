@@ -1,0 +1,86 @@
+"""FHIR OperationOutcome bodies for every error the API answers; one place maps exceptions to statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from matcher.errors import (
+    InputError,
+    InvalidResourceError,
+    MappingError,
+    NotABundleError,
+    NotJSONError,
+    PatientCountError,
+    TrialmatchError,
+)
+
+FHIR_JSON = "application/fhir+json"
+
+#: exception type -> (HTTP status, OperationOutcome issue code); the first match wins
+_STATUS: list[tuple[type[Exception], int, str]] = [
+    (NotJSONError, 400, "structure"),
+    (NotABundleError, 422, "structure"),
+    (PatientCountError, 422, "invalid"),
+    (InvalidResourceError, 422, "invalid"),
+    (InputError, 400, "invalid"),
+    (MappingError, 500, "exception"),
+]
+
+
+def operation_outcome(
+    status: int, code: str, diagnostics: str, *, severity: str = "error", expression: str | None = None
+) -> Response:
+    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    if expression:
+        issue["expression"] = [expression]
+    body = orjson.dumps({"resourceType": "OperationOutcome", "issue": [issue]})
+    return Response(body, status_code=status, media_type=FHIR_JSON)
+
+
+def _for_trialmatch(request: Request, exc: Exception) -> Response:
+    for kind, status, code in _STATUS:
+        if isinstance(exc, kind):
+            detail = exc.detail if isinstance(exc, InputError) else str(exc)
+            return operation_outcome(status, code, detail, expression=getattr(exc, "reference", None))
+    return operation_outcome(500, "exception", "internal error")
+
+
+def _for_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    return operation_outcome(400, "invalid", f"{where}: {err.get('msg', 'invalid')}")
+
+
+def _for_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {
+        401: "login",
+        403: "forbidden",
+        404: "not-found",
+        405: "not-supported",
+        413: "too-costly",
+        415: "not-supported",
+    }.get(exc.status_code, "processing")
+    response = operation_outcome(exc.status_code, code, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def _for_anything(request: Request, exc: Exception) -> Response:
+    """A bug must still answer FHIR, without a traceback; the log has the exception type only."""
+    return operation_outcome(500, "exception", f"internal error ({type(exc).__name__})")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(TrialmatchError, _for_trialmatch)
+    app.add_exception_handler(RequestValidationError, _for_validation)
+    app.add_exception_handler(StarletteHTTPException, _for_http)
+    app.add_exception_handler(Exception, _for_anything)

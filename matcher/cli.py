@@ -1,0 +1,133 @@
+"""The `trialmatch` command: match one Bundle, rank many patients, serve the API."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn
+
+import orjson
+from pydantic import ValidationError
+
+from matcher import __version__
+from matcher.errors import ExitCode, InputError, TrialmatchError
+from matcher.pipeline import checked_mappings, match_bundle, rank_paths
+from matcher.serialize import result_json
+from matcher.settings import Settings
+from matcher.trial import TRIAL_ID
+
+log = logging.getLogger("trialmatch")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One clear line on stderr, not a usage dump."""
+        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
+
+
+def _as_of(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="trialmatch", description=f"Eligibility of FHIR patients for {TRIAL_ID}.")
+    parser.add_argument("--version", action="version", version=f"trialmatch {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    match = commands.add_parser("match", help="evaluate one patient's Bundle; prints a MatchResult")
+    match.add_argument("bundle", help="a FHIR Bundle holding one patient (- for standard input)")
+    match.add_argument("--as-of", type=_as_of, default=None, help="the date of the question (default: today)")
+
+    rank = commands.add_parser("rank", help="evaluate many patients; prints the ranked candidates")
+    rank.add_argument("paths", nargs="+", type=Path, help="Bundle files, folders of them, FHIR NDJSON files")
+    rank.add_argument("--as-of", type=_as_of, default=None, help="the date of the question (default: today)")
+
+    serve = commands.add_parser("serve", help="start the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+def _dump(payload: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+def _match(args: argparse.Namespace, settings: Settings) -> int:
+    mappings = checked_mappings(settings)
+    source = "stdin" if args.bundle == "-" else args.bundle
+    if args.bundle == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(args.bundle).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", source=source) from None
+    result = match_bundle(data, args.as_of or date.today(), mappings, source)
+    _dump(result_json(result))
+    return ExitCode.OK
+
+
+def _rank(args: argparse.Namespace, settings: Settings) -> int:
+    mappings = checked_mappings(settings)
+    as_of = args.as_of or date.today()
+    ranked, skipped = rank_paths(args.paths, as_of, mappings)
+    for item in skipped:
+        print(f"trialmatch: skipped {item.source}: {item.error}", file=sys.stderr)
+    _dump(
+        {
+            "trial": TRIAL_ID,
+            "as_of": as_of.isoformat(),
+            "candidates": [result_json(r) for r in ranked],
+            "skipped": [{"source": s.source, "patient": s.patient, "error": s.error} for s in skipped],
+        }
+    )
+    return ExitCode.BAD_INPUT if skipped else ExitCode.OK
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    # imported here: `match` and `rank` should not pay for loading the web stack
+    import uvicorn  # noqa: PLC0415
+
+    from matcher.api.app import create_app  # noqa: PLC0415
+
+    checked_mappings(settings)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return ExitCode.OK
+
+
+COMMANDS = {"match": _match, "rank": _rank, "serve": _serve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        print(f"trialmatch: setting TRIALMATCH_{str(err['loc'][0]).upper()}: {err['msg']}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        return COMMANDS[args.command](args, settings)
+    except TrialmatchError as exc:
+        print(f"trialmatch: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return ExitCode.FAILURE
+    except Exception as exc:  # a bug: say so in one line; TRIALMATCH_DEBUG=1 shows the traceback
+        if settings.debug:
+            raise
+        print(f"trialmatch: internal error ({type(exc).__name__}); set TRIALMATCH_DEBUG=1 for details", file=sys.stderr)
+        return ExitCode.FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
