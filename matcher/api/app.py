@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 from matcher import __version__
 from matcher.api import outcome
 from matcher.api.schemas import HealthOut, MatchResultOut, OperationOutcomeOut
-from matcher.codes.loader import Mappings
 from matcher.pipeline import checked_mappings, match_bundle
 from matcher.serialize import result_json
 from matcher.settings import Settings
@@ -69,9 +68,6 @@ def create_app(settings: Settings | None = None, *, today: Callable[[], date] = 
         if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip(), token):
             raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
-    def loaded() -> Mappings:
-        return mappings
-
     @app.get("/health", response_model=HealthOut, tags=["service"])
     def health() -> Response:
         return _json({"status": "ok", "version": __version__, "mappings": mappings.provenance.digest})
@@ -87,7 +83,6 @@ def create_app(settings: Settings | None = None, *, today: Callable[[], date] = 
     )
     async def match(
         request: Request,
-        m: Annotated[Mappings, Depends(loaded)],
         as_of: Annotated[date | None, Query(description="date of the question, YYYY-MM-DD (default today)")] = None,
     ) -> Response:
         media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -100,7 +95,7 @@ def create_app(settings: Settings | None = None, *, today: Callable[[], date] = 
         if len(body) > settings.max_body_bytes:
             raise HTTPException(413, f"the body is larger than {settings.max_body_bytes} bytes")
         # evaluation is CPU-bound: keep it off the event loop so /health and other requests stay responsive
-        result = await run_in_threadpool(match_bundle, body, as_of or today(), m, "request body")
+        result = await run_in_threadpool(match_bundle, body, as_of or today(), mappings, "request body")
         return _json(result_json(result))
 
     return app

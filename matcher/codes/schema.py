@@ -19,6 +19,12 @@ class Meta(Strict):
     override: bool = False
 
 
+def _uri(value: str) -> str:
+    if ":" not in value:
+        raise ValueError(f"system {value!r} is not a URI (write the full code system URI)")
+    return value
+
+
 class CodeEntry(Strict):
     system: str
     code: str
@@ -27,9 +33,7 @@ class CodeEntry(Strict):
     @field_validator("system")
     @classmethod
     def _is_uri(cls, value: str) -> str:
-        if ":" not in value:
-            raise ValueError(f"system {value!r} is not a URI (write the full code system URI)")
-        return value
+        return _uri(value)
 
 
 class Include(Strict):
@@ -39,8 +43,12 @@ class Include(Strict):
     tier: Literal["match", "review"] = "match"
     note: str | None = None
 
-    def systems(self) -> list[str]:
-        return [self.system] if isinstance(self.system, str) else list(self.system)
+    @field_validator("system")
+    @classmethod
+    def _are_uris(cls, value: str | list[str]) -> str | list[str]:
+        for system in [value] if isinstance(value, str) else value:
+            _uri(system)
+        return value
 
 
 class ValueSet(Strict):

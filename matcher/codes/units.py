@@ -23,7 +23,7 @@ def resolve_unit(
     if unit:
         if unit in aliases:
             return aliases[unit]
-        if unit in known and system in (None, UCUM):
+        if unit in known:
             return unit
     return None
 

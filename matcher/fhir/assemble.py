@@ -85,6 +85,8 @@ class RecordAssembler:
         if rtype not in _SUBJECT_FIELD:
             return
         ref = reference_of(resource, full_url if full_url and "/" in full_url else fallback_ref or f"{rtype}/(no id)")
+        if not self._belongs(resource, ref):
+            return
         try:
             self._route(resource, rtype, ref)
         except Malformed:
@@ -112,6 +114,7 @@ class RecordAssembler:
             self._med_uses.append((resource, ref))
 
     def _belongs(self, resource: Json, ref: str) -> bool:
+        """False (and noted) for a resource about someone else; streams group by subject before this."""
         subject = resource.get(_SUBJECT_FIELD[resource["resourceType"]])
         target = subject.get("reference") if isinstance(subject, dict) else None
         if not isinstance(target, str) or not self._identities:
@@ -128,16 +131,14 @@ class RecordAssembler:
         patient = self.distiller.patient(self.patient, self.patient_ref)
         conditions: list[ConditionFact] = []
         for resource, ref, matches in self._conditions:
-            if self._belongs(resource, ref):
-                fact = self.distiller.condition(resource, ref, matches, patient.birth_date)
-                if fact is not None:
-                    conditions.append(fact)
+            fact = self.distiller.condition(resource, ref, matches, patient.birth_date)
+            if fact is not None:
+                conditions.append(fact)
         procedures: list[ProcedureFact] = []
         for resource, ref, matches in self._procedures:
-            if self._belongs(resource, ref):
-                proc = self.distiller.procedure(resource, ref, matches)
-                if proc is not None:
-                    procedures.append(proc)
+            proc = self.distiller.procedure(resource, ref, matches)
+            if proc is not None:
+                procedures.append(proc)
         observations: dict[str, list[ObservationFact]] = {}
         for obs in self._observations:
             observations.setdefault(obs.item, []).append(obs)
@@ -155,7 +156,7 @@ class RecordAssembler:
         for resource, ref in self._med_uses:
             codes, name, medication = self._medication_codes(resource, ref)
             drugs = self.distiller.drugs_of(codes)
-            if not drugs or not self._belongs(resource, ref):
+            if not drugs:
                 continue
             validate(resource, ref)
             if medication is not None:

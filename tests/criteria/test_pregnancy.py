@@ -1,0 +1,64 @@
+"""Pregnancy and lactation: current states, status observations and hCG; screening stays on the worklist."""
+
+from __future__ import annotations
+
+import pytest
+from fixturekit import LOINC, SNOMED, PatientBuilder, ago, cc
+
+from matcher.explain import render_need
+
+
+def woman(birth: str = "1992-01-01") -> PatientBuilder:
+    return PatientBuilder("pregnancy", sex="female", birth=birth)
+
+
+def test_men_pass_without_a_worklist_entry(criterion):
+    result = criterion(PatientBuilder("man", sex="male"), "pregnancy")
+    assert result.status == "pass"
+    assert not result.needs
+
+
+def test_a_woman_without_records_passes_but_the_worklist_asks_for_hcg(criterion):
+    result = criterion(woman(), "pregnancy")
+    assert result.status == "pass"
+    assert "negative hCG" in render_need(result.needs[0])
+
+
+def test_a_recent_negative_hcg_clears_the_worklist(criterion):
+    result = criterion(woman().serology("2106-3", "hCG", "negative", ago(7)), "pregnancy")
+    assert result.status == "pass"
+    assert not result.needs
+
+
+@pytest.mark.parametrize(
+    ("setup", "status"),
+    [
+        (lambda p: p.lab("2106-3", "hCG", 250, "m[IU]/mL", ago(7)), "fail"),
+        (lambda p: p.lab("2106-3", "hCG", 2, "m[IU]/mL", ago(7)), "pass"),
+        (lambda p: p.lab("2106-3", "hCG", 250, "[IU]/L", ago(7)), "fail"),
+        (lambda p: p.serology("2106-3", "hCG", "positive", ago(100)), "review"),  # older positive, no negative
+        (lambda p: p.serology("2106-3", "hCG", "positive", ago(400)), "pass"),
+        (lambda p: p.condition(SNOMED, "77386006", "Pregnant", onset=ago(60)), "fail"),
+        (lambda p: p.condition(SNOMED, "77386006", "Pregnant", onset=ago(400)), "review"),  # never closed
+        (
+            lambda p: p.condition(
+                SNOMED, "77386006", "Pregnant", onset=ago(200), clinical="resolved", abatement=ago(20)
+            ),
+            "pass",
+        ),
+        (lambda p: p.condition(SNOMED, "19169002", "Miscarriage in first trimester", onset=ago(60)), "pass"),
+        (lambda p: p.obs(LOINC, "82810-3", "Pregnancy status", ago(5), answer=cc(LOINC, "LA15173-0")), "fail"),
+        (lambda p: p.obs(LOINC, "82810-3", "Pregnancy status", ago(5), answer=cc(LOINC, "LA26683-5")), "pass"),
+        (lambda p: p.obs(LOINC, "63895-7", "Breastfeeding", ago(5), answer=cc(LOINC, "LA29252-6")), "fail"),
+    ],
+)
+def test_pregnancy_and_lactation(criterion, setup, status):
+    p = woman()
+    setup(p)
+    assert criterion(p, "pregnancy").status == status
+
+
+def test_women_past_childbearing_age_get_no_hcg_request(criterion):
+    result = criterion(woman(birth="1962-01-01"), "pregnancy")
+    assert result.status == "pass"
+    assert not result.needs

@@ -1,0 +1,126 @@
+"""The `trialmatch` command: JSON on stdout, one clear line on stderr and a non-zero exit for bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from contract import contract_problems, ranked_problems
+
+from matcher.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+AS_OF = ["--as-of", "2026-06-30"]
+
+
+def run(capsysbinary, *argv: str) -> tuple[int, dict | None, str]:
+    code = main(list(argv))
+    out, err = capsysbinary.readouterr()
+    return code, (json.loads(out) if out.strip() else None), err.decode()
+
+
+def test_match_prints_one_match_result(capsysbinary):
+    code, result, _ = run(capsysbinary, "match", str(FIXTURES / "sle_eligible.json"), *AS_OF)
+    assert code == 0
+    assert result["verdict"] == "eligible" and result["cohort"] == "sle"
+    assert contract_problems(result) == []
+
+
+def test_match_reads_standard_input(capsysbinary, monkeypatch):
+    data = (FIXTURES / "hbsag_positive.json").read_bytes()
+
+    class Stdin:
+        buffer = __import__("io").BytesIO(data)
+
+    monkeypatch.setattr(sys, "stdin", Stdin)
+    code, result, _ = run(capsysbinary, "match", "-", *AS_OF)
+    assert code == 0 and result["verdict"] == "ineligible"
+
+
+def test_rank_orders_folders_and_files(capsysbinary):
+    code, ranked, err = run(capsysbinary, "rank", str(FIXTURES), *AS_OF)
+    assert code == 0, err
+    candidates = ranked["candidates"]
+    assert len(candidates) == len(list(FIXTURES.glob("*.json"))) - 1 + 10  # minus expected.json, plus synthea
+    assert ranked_problems(candidates) == []
+    assert candidates[0]["verdict"] == "eligible"
+    assert ranked["skipped"] == []
+
+
+def test_rank_reads_ndjson(capsysbinary, tmp_path):
+    lines = [
+        json.dumps(json.loads((FIXTURES / n).read_text())) for n in ("sle_eligible.json", "hiv_antibody_positive.json")
+    ]
+    (tmp_path / "bundles.ndjson").write_text("\n".join(lines) + "\n")
+    code, ranked, _ = run(capsysbinary, "rank", str(tmp_path / "bundles.ndjson"), *AS_OF)
+    assert code == 0
+    assert [c["verdict"] for c in ranked["candidates"]] == ["eligible", "ineligible"]
+
+
+def test_rank_reports_what_it_skipped_and_says_so_in_the_exit_status(capsysbinary, tmp_path):
+    shutil.copy(FIXTURES / "sle_eligible.json", tmp_path / "good.json")
+    (tmp_path / "two.json").write_text(
+        json.dumps(
+            {
+                "resourceType": "Bundle",
+                "entry": [
+                    {"resource": {"resourceType": "Patient", "id": "a"}},
+                    {"resource": {"resourceType": "Patient", "id": "b"}},
+                ],
+            }
+        )
+    )
+    code, ranked, err = run(capsysbinary, "rank", str(tmp_path / "good.json"), str(tmp_path / "two.json"), *AS_OF)
+    assert code == 2
+    assert len(ranked["candidates"]) == 1
+    assert "two.json" in err and "2 Patients" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{nope", "not JSON"),
+        ('{"resourceType": "Patient"}', "not a Bundle"),
+        ('{"resourceType": "Bundle", "entry": []}', "holds no Patient"),
+        (
+            '{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "birthDate": 5}}]}',
+            "Patient/(no id) is not valid FHIR R4: birthDate",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsysbinary, tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    code, out, err = run(capsysbinary, "match", str(path), *AS_OF)
+    assert code == 2 and out is None
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_missing_file_and_bad_date(capsysbinary):
+    code, _, err = run(capsysbinary, "match", "/no/such/file.json", *AS_OF)
+    assert code == 2 and "cannot read" in err
+    with pytest.raises(SystemExit) as caught:
+        main(["match", "x.json", "--as-of", "30/06/2026"])
+    assert caught.value.code == 2
+    assert capsysbinary.readouterr().err.decode().count("\n") == 1
+
+
+def test_installed_command_runs_without_a_traceback(tmp_path):
+    exe = Path(sys.executable).parent / "trialmatch"
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    proc = subprocess.run([str(exe), "match", str(bad)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("trialmatch: ") and "Traceback" not in proc.stderr
+    ok = subprocess.run(
+        [str(exe), "match", str(FIXTURES / "ra_eligible_si_units.json"), *AS_OF],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(ok.stdout)["verdict"] == "eligible"
