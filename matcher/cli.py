@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from matcher import __version__
 from matcher.errors import ExitCode, InputError, TrialmatchError
+from matcher.outcome import MatchResult
 from matcher.pipeline import checked_mappings, match_bundle, rank_paths
 from matcher.serialize import result_json
 from matcher.settings import Settings
@@ -48,11 +49,31 @@ def build_parser() -> argparse.ArgumentParser:
     rank = commands.add_parser("rank", help="evaluate many patients; prints the ranked candidates")
     rank.add_argument("paths", nargs="+", type=Path, help="Bundle files, folders of them, FHIR NDJSON files")
     rank.add_argument("--as-of", type=_as_of, default=None, help="the date of the question (default: today)")
+    rank.add_argument(
+        "--format",
+        choices=("json", "table"),
+        default="json",
+        help="json (the contract's ranked list) or a table for people",
+    )
 
     serve = commands.add_parser("serve", help="start the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     return parser
+
+
+def table(ranked: list[MatchResult], as_of: date) -> str:
+    """The ranked candidates for a person: one line each, with what rules them out or is still open."""
+    lines = [f"{TRIAL_ID} candidates as of {as_of.isoformat()} ({len(ranked)} patients)", ""]
+    lines.append(f"{'#':>3}  {'verdict':<17} {'cohort':<9} {'score':>5}  {'patient':<44} fails / unknown")
+    for i, r in enumerate(ranked, 1):
+        fails = [c.id for c in r.criteria if c.status == "fail"]
+        unknown = [c.id for c in r.criteria if c.status == "unknown"]
+        open_items = ", ".join(fails) + (" / " if fails and unknown else "") + ", ".join(unknown)
+        lines.append(
+            f"{i:>3}  {r.verdict:<17} {r.cohort or '-':<9} {r.score:>5.2f}  {r.patient:<44} {open_items or '-'}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _dump(payload: Any) -> None:
@@ -81,6 +102,9 @@ def _rank(args: argparse.Namespace, settings: Settings) -> int:
     ranked, skipped = rank_paths(args.paths, as_of, mappings)
     for item in skipped:
         print(f"trialmatch: skipped {item.source}: {item.error}", file=sys.stderr)
+    if args.format == "table":
+        sys.stdout.write(table(ranked, as_of))
+        return ExitCode.BAD_INPUT if skipped else ExitCode.OK
     _dump(
         {
             "trial": TRIAL_ID,

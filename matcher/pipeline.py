@@ -27,14 +27,14 @@ def checked_mappings(settings: Settings) -> Mappings:
 def match_bundle(
     data: bytes | str | dict[str, object], as_of: date, mappings: Mappings, source: str | None = None
 ) -> MatchResult:
-    return evaluate(record_from_bundle(data, mappings, source), as_of, mappings)
+    return evaluate(record_from_bundle(data, mappings, source, as_of), as_of, mappings)
 
 
 def rank_paths(paths: Iterable[Path], as_of: date, mappings: Mappings) -> tuple[list[MatchResult], list[Skipped]]:
     """Every patient in the inputs, ranked; inputs that could not be read are returned beside them."""
     results: list[MatchResult] = []
     skipped: list[Skipped] = []
-    for item in read_inputs(paths, mappings):
+    for item in read_inputs(paths, mappings, as_of):
         if isinstance(item, Skipped):
             skipped.append(item)
         else:

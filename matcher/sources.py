@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import date
 from pathlib import Path
 
 import orjson
@@ -16,12 +17,12 @@ from matcher.record import PatientRecord
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 
 
-def read_bundle_file(path: Path, mappings: Mappings) -> PatientRecord:
+def read_bundle_file(path: Path, mappings: Mappings, as_of: date | None = None) -> PatientRecord:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", source=str(path)) from None
-    return record_from_bundle(data, mappings, str(path))
+    return record_from_bundle(data, mappings, str(path), as_of)
 
 
 def expand(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[Skipped]]:
@@ -54,17 +55,19 @@ def _is_bundle(path: Path) -> bool:
     return isinstance(head, dict) and head.get("resourceType") == "Bundle"
 
 
-def read_inputs(paths: Iterable[Path], mappings: Mappings) -> Iterator[PatientRecord | Skipped]:
+def read_inputs(
+    paths: Iterable[Path], mappings: Mappings, as_of: date | None = None
+) -> Iterator[PatientRecord | Skipped]:
     """Every patient found in the inputs, or a Skipped entry saying what could not be read and why."""
     bundles, ndjson, problems = expand(paths)
     yield from problems
     for path in bundles:
         try:
-            yield read_bundle_file(path, mappings)
+            yield read_bundle_file(path, mappings, as_of)
         except InputError as exc:
             yield Skipped(str(path), None, exc.detail)
     if ndjson:
-        yield from read_ndjson(ndjson, mappings)
+        yield from read_ndjson(ndjson, mappings, as_of)
 
 
 __all__ = ["Skipped", "expand", "read_bundle_file", "read_inputs"]

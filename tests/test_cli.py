@@ -124,3 +124,21 @@ def test_installed_command_runs_without_a_traceback(tmp_path):
         check=True,
     )
     assert json.loads(ok.stdout)["verdict"] == "eligible"
+
+
+def test_rank_table_for_people(capsysbinary):
+    code = main(
+        [
+            "rank",
+            str(FIXTURES / "hbsag_positive.json"),
+            str(FIXTURES / "sle_eligible.json"),
+            "--format",
+            "table",
+            *AS_OF,
+        ]
+    )
+    lines = capsysbinary.readouterr().out.decode().splitlines()
+    assert code == 0
+    assert lines[0] == "NCT07161193 candidates as of 2026-06-30 (2 patients)"
+    assert "eligible" in lines[3] and "sle" in lines[3]
+    assert lines[4].split()[1] == "ineligible" and lines[4].endswith("hepatitis_b")

@@ -13,6 +13,8 @@ import pytest
 from contract import EXCLUSIONS, INCLUSIONS, contract_problems
 
 from matcher.codes.loader import Mappings
+from matcher.evaluate import evaluate
+from matcher.fhir.bundle import record_from_bundle
 from matcher.pipeline import match_bundle
 from matcher.serialize import result_json
 
@@ -84,3 +86,15 @@ def test_committed_fixtures_match_their_generator(tmp_path, monkeypatch):
     make_fixtures.write()
     for made in tmp_path.iterdir():
         assert made.read_bytes() == (FIXTURES / made.name).read_bytes(), f"{made.name}: run scripts/make_fixtures.py"
+
+
+@pytest.mark.parametrize(
+    "name", [*NAMES, *(f"synthea/{p.name}" for p in sorted((FIXTURES / "synthea").glob("*.json")))]
+)
+@pytest.mark.parametrize("as_of", [AS_OF, date(2021, 4, 1)])
+def test_reading_only_what_the_criteria_read_changes_nothing(mappings, name, as_of):
+    """The horizon (criteria/horizon.py) must reach as far back as every criterion looks."""
+    data = (FIXTURES / name).read_bytes()
+    full = evaluate(record_from_bundle(data, mappings), as_of, mappings)
+    trimmed = evaluate(record_from_bundle(data, mappings, as_of=as_of), as_of, mappings)
+    assert result_json(trimmed) == result_json(full)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from matcher.codes.loader import Mappings
 from matcher.codes.model import Code
 from matcher.codes.valuesets import Tier
+from matcher.criteria.horizon import horizon
 from matcher.errors import InvalidResourceError
-from matcher.fhir.distil import Distiller, Json, Malformed, codings, label, reference_of
+from matcher.fhir.distil import Distiller, Json, Malformed, codings, label, observation_time, reference_of
 from matcher.fhir.validate import validate
 from matcher.record import (
     ConditionFact,
@@ -56,10 +58,19 @@ class RecordAssembler:
     Routing happens on the raw JSON, so the bulk of a real record (claims, encounters, immunisations,
     vital signs nobody asks about) is dropped without being validated. What is kept is validated with
     fhir.resources: an invalid resource that a criterion would read raises InvalidResourceError.
+
+    Given `as_of`, results no criterion reads on that day are not kept either: those dated after it,
+    and those older than the longest window their criterion looks back (only the newest of them is
+    kept, so a reason can still say "the latest ALT is older than the window").
     """
 
-    def __init__(self, mappings: Mappings, medications: MedicationIndex | None = None) -> None:
+    def __init__(
+        self, mappings: Mappings, medications: MedicationIndex | None = None, as_of: date | None = None
+    ) -> None:
         self.m = mappings
+        self.as_of = as_of
+        self._since = horizon(mappings, as_of) if as_of is not None else {}
+        self._stale: dict[str, tuple[date, Json, str, tuple[Json, Code, tuple[str, str]]]] = {}
         self.distiller = Distiller(mappings)
         self.medications = medications or MedicationIndex()
         self.patient: Json | None = None
@@ -100,7 +111,7 @@ class RecordAssembler:
                 validate(resource, ref)
                 self._conditions.append((resource, ref, matches))
         elif rtype == "Observation":
-            items = self.distiller.observation_items(resource)
+            items = self._read_today(resource, ref, self.distiller.observation_items(resource))
             if items:
                 validate(resource, ref)
                 self._observations.extend(self.distiller.observations(resource, ref, items))
@@ -112,6 +123,26 @@ class RecordAssembler:
         elif rtype in _MEDICATION_USES:
             # the Medication it points to may come later in the stream: decided in build()
             self._med_uses.append((resource, ref))
+
+    def _read_today(
+        self, resource: Json, ref: str, items: list[tuple[Json, Code, tuple[str, str]]]
+    ) -> list[tuple[Json, Code, tuple[str, str]]]:
+        """The items of an Observation some criterion reads as of as_of; the newest older one is set aside."""
+        if self.as_of is None or not items:
+            return items
+        when, _ = observation_time(resource)
+        if when is None:
+            return items  # undated: read, so that the reason can say it has no date
+        if when.lo > self.as_of:
+            return []
+        kept = []
+        for item in items:
+            since = self._since.get(item[2][1])
+            if since is None or when.lo >= since:
+                kept.append(item)
+            elif item[2][1] not in self._stale or self._stale[item[2][1]][0] < when.lo:
+                self._stale[item[2][1]] = (when.lo, resource, ref, item)
+        return kept
 
     def _belongs(self, resource: Json, ref: str) -> bool:
         """False (and noted) for a resource about someone else; streams group by subject before this."""
@@ -139,6 +170,10 @@ class RecordAssembler:
             proc = self.distiller.procedure(resource, ref, matches)
             if proc is not None:
                 procedures.append(proc)
+        for _, resource, ref, item in self._stale.values():
+            validate(resource, ref)
+            self._observations.extend(self.distiller.observations(resource, ref, [item]))
+        self._stale.clear()
         observations: dict[str, list[ObservationFact]] = {}
         for obs in self._observations:
             observations.setdefault(obs.item, []).append(obs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import orjson
@@ -20,9 +21,12 @@ def parse_json(data: bytes | str, source: str | None = None) -> Any:
 
 
 def record_from_bundle(
-    data: bytes | str | dict[str, Any], mappings: Mappings, source: str | None = None
+    data: bytes | str | dict[str, Any], mappings: Mappings, source: str | None = None, as_of: date | None = None
 ) -> PatientRecord:
-    """The PatientRecord of a Bundle holding exactly one Patient and that patient's resources."""
+    """The PatientRecord of a Bundle holding exactly one Patient and that patient's resources.
+
+    With `as_of`, only what the criteria read on that day is kept (see RecordAssembler).
+    """
     bundle = data if isinstance(data, dict) else parse_json(data, source)
     if not isinstance(bundle, dict) or "resourceType" not in bundle:
         raise NotABundleError("not a FHIR resource (no resourceType)", source=source)
@@ -53,7 +57,7 @@ def record_from_bundle(
     for resource, full_url, _ in resources:
         if resource["resourceType"] == "Medication":
             medications.add(resource, full_url)
-    assembler = RecordAssembler(mappings, medications)
+    assembler = RecordAssembler(mappings, medications, as_of)
     try:
         assembler.set_patient(patients[0][0], patients[0][1])
         for resource, full_url, fallback in resources:

@@ -162,7 +162,7 @@ class Distiller:
         status = resource.get("status")
         if status in _DROPPED_OBSERVATION:
             return []
-        when, instant = _observation_time(resource)
+        when, instant = observation_time(resource)
         out = []
         for part, code, (kind, item) in items:
             value_cc = part.get("valueCodeableConcept")
@@ -290,7 +290,8 @@ def _onset_like(resource: Json, prefix: str, birth: PartialDate | None) -> Parti
     return None
 
 
-def _observation_time(resource: Json) -> tuple[PartialDate | None, Any]:
+def observation_time(resource: Json) -> tuple[PartialDate | None, Any]:
+    """When an Observation was made: effective[x] (a period's end), else when it was issued."""
     for key in ("effectiveDateTime", "effectiveInstant"):
         if key in resource:
             return PartialDate.parse(resource[key]), parse_instant(resource[key])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,9 @@ class NdjsonReader:
     that fails validation, is reported as a Skipped entry for its patient; the rest goes on.
     """
 
-    def __init__(self, mappings: Mappings) -> None:
+    def __init__(self, mappings: Mappings, as_of: date | None = None) -> None:
         self.m = mappings
+        self.as_of = as_of
         self.medications = MedicationIndex()
         self.patients: dict[str, RecordAssembler] = {}
         self.failed: dict[str, Skipped] = {}
@@ -74,7 +76,7 @@ class NdjsonReader:
             return
         rtype = resource["resourceType"]
         if rtype == "Bundle":
-            self.bundles.append(_bundle(resource, self.m, where))
+            self.bundles.append(_bundle(resource, self.m, where, self.as_of))
             return
         if rtype == "Medication":
             self.medications.add(resource)
@@ -84,7 +86,9 @@ class NdjsonReader:
             return  # Organization, Practitioner, ...: nothing a criterion reads
         if pid in self.failed:
             return
-        assembler = self.patients.setdefault(pid, RecordAssembler(self.m, self.medications))
+        assembler = self.patients.get(pid)
+        if assembler is None:
+            assembler = self.patients[pid] = RecordAssembler(self.m, self.medications, self.as_of)
         try:
             if rtype == "Patient":
                 assembler.set_patient(resource)
@@ -108,15 +112,17 @@ class NdjsonReader:
                 yield Skipped("ndjson", f"Patient/{pid}", str(exc))
 
 
-def _bundle(resource: dict[str, Any], mappings: Mappings, where: str) -> PatientRecord | Skipped:
+def _bundle(resource: dict[str, Any], mappings: Mappings, where: str, as_of: date | None) -> PatientRecord | Skipped:
     try:
-        return record_from_bundle(resource, mappings, where)
+        return record_from_bundle(resource, mappings, where, as_of)
     except InputError as exc:
         return Skipped(where, None, str(exc))
 
 
-def read_ndjson(paths: Iterable[Path], mappings: Mappings) -> Iterator[PatientRecord | Skipped]:
-    reader = NdjsonReader(mappings)
+def read_ndjson(
+    paths: Iterable[Path], mappings: Mappings, as_of: date | None = None
+) -> Iterator[PatientRecord | Skipped]:
+    reader = NdjsonReader(mappings, as_of)
     for path in paths:
         reader.read(path)
     yield from reader.results()
