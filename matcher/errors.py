@@ -2,11 +2,15 @@
 
     TrialmatchError                      anything trialmatch raises on purpose
     ├── MappingError                     a file in mappings/ is malformed or inconsistent   exit 3
-    └── InputError                       the input is not a usable patient record           exit 2
-        ├── NotJSONError                 the bytes are not JSON (or not NDJSON)
-        ├── NotABundleError              JSON, but not a FHIR Bundle
-        ├── PatientCountError            a Bundle without exactly one Patient
-        └── InvalidResourceError         a resource a criterion reads fails FHIR validation
+    ├── InputError                       the input is not a usable patient record           exit 2
+    │   ├── NotJSONError                 the bytes are not JSON (or not NDJSON)
+    │   ├── NotABundleError              JSON, but not a FHIR Bundle
+    │   ├── PatientCountError            a Bundle without exactly one Patient
+    │   ├── InvalidResourceError         a resource a criterion reads fails FHIR validation
+    │   └── PatientNotFoundError         the FHIR source has no such patient (HTTP 404)
+    └── UpstreamError                    the FHIR server failed us (HTTP 502)               exit 4
+        ├── UpstreamTimeoutError         ... or did not answer in time (HTTP 504)
+        └── AuthorizationError           ... or its token endpoint refused our credentials
 
 Errors are translated once: the CLI maps them to exit codes (cli.py), the API to an OperationOutcome
 with a 4xx status (api/errors.py). Messages hold resource ids, never patient data.
@@ -73,3 +77,30 @@ class InvalidResourceError(InputError):
     def __init__(self, message: str, *, reference: str, source: str | None = None) -> None:
         self.reference = reference
         super().__init__(f"{reference} is not valid FHIR R4: {message}", source=source)
+
+
+class PatientNotFoundError(InputError):
+    """The FHIR source holds no Patient with this id."""
+
+    def __init__(self, patient_id: str, *, source: str | None = None) -> None:
+        self.patient_id = patient_id
+        super().__init__(f"Patient/{patient_id} not found", source=source)
+
+
+class UpstreamError(TrialmatchError):
+    """The hospital's FHIR server (or its token endpoint) failed; carries the URL and status it answered."""
+
+    exit_code = ExitCode.UPSTREAM
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None) -> None:
+        self.url, self.status = url, status
+        where = f" ({status} from {url})" if status and url else f" ({url})" if url else ""
+        super().__init__(message + where)
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """The FHIR server did not answer within the configured timeout (or retries ran out on timeouts)."""
+
+
+class AuthorizationError(UpstreamError):
+    """The token endpoint refused the client credentials, or the server kept refusing the token."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matcher.codes.loader import Mappings, default_mappings_dir, load_mappings
@@ -18,6 +19,46 @@ class Settings(BaseSettings):
 
     #: the hospital's FHIR R4 server; unset: the bundled fixtures are the FHIR source
     fhir_base_url: str | None = None
+    #: how trialmatch authenticates to it: none, bearer (fhir_token) or smart (SMART Backend Services);
+    #: unset: bearer when a token is given, smart when a client id is given, else none
+    fhir_auth: Literal["none", "bearer", "smart"] | None = None
+    #: a static bearer token for the FHIR server (fhir_auth=bearer)
+    fhir_token: SecretStr | None = None
+    #: SMART Backend Services: client id, private key (PEM file), key id, signing algorithm
+    smart_client_id: str | None = None
+    smart_key_file: Path | None = None
+    smart_key_id: str | None = None
+    smart_alg: Literal["RS384", "ES384"] = "RS384"
+    #: the token endpoint; unset: discovered from the server's .well-known/smart-configuration
+    smart_token_url: str | None = None
+    smart_scope: str = (
+        "system/Patient.read system/Condition.read system/Observation.read system/MedicationStatement.read "
+        "system/MedicationRequest.read system/MedicationAdministration.read system/Medication.read "
+        "system/Procedure.read"
+    )
+    #: seconds to establish a connection, and to wait for an answer
+    fhir_connect_timeout: float = Field(5.0, gt=0)
+    fhir_read_timeout: float = Field(30.0, gt=0)
+    #: searches in flight at once for one patient; connections in the shared pool
+    fhir_concurrency: int = Field(6, ge=1)
+    fhir_max_connections: int = Field(20, ge=1)
+    #: retries of one request on 429, 502, 503, 504 and connection errors; backoff base and ceiling (seconds)
+    fhir_retries: int = Field(4, ge=0)
+    fhir_backoff: float = Field(0.5, ge=0)
+    fhir_backoff_max: float = Field(30.0, ge=0)
+    #: most requests spent on one patient (pages and retries included) before giving up
+    fhir_request_budget: int = Field(60, ge=1)
+    #: most seconds spent fetching one patient, retries included; no retry starts after it
+    fhir_deadline: float = Field(60.0, gt=0)
+    #: page size asked for (_count); servers may give fewer
+    fhir_page_size: int = Field(1000, ge=1)
+    #: Patient/$everything when the CapabilityStatement offers it (auto), always, or never
+    fhir_everything: Literal["auto", "always", "never"] = "auto"
+    #: longest search URL sent; longer code lists are split over several searches
+    fhir_max_url_length: int = Field(4000, ge=500)
+    #: fetched patient data is cached this long (seconds; 0 turns the cache off), for at most this many patients
+    cache_ttl: float = Field(300.0, ge=0)
+    cache_max_patients: int = Field(1024, ge=1)
     #: where runs are stored (SQLite file by default)
     database_url: str | None = None
     #: development only: a static bearer token the API accepts
@@ -28,6 +69,14 @@ class Settings(BaseSettings):
     debug: bool = False
     #: largest request body the API accepts, in bytes
     max_body_bytes: int = 50 * 1024 * 1024
+
+    @property
+    def auth_mode(self) -> Literal["none", "bearer", "smart"]:
+        if self.fhir_auth:
+            return self.fhir_auth
+        if self.fhir_token:
+            return "bearer"
+        return "smart" if self.smart_client_id else "none"
 
     @cached_property
     def mappings(self) -> Mappings:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from matcher import __version__
 from matcher.api import outcome
 from matcher.api.schemas import HealthOut, MatchResultOut, OperationOutcomeOut
+from matcher.fhir.connect import open_source
+from matcher.fhir.source import PatientSource
 from matcher.pipeline import checked_mappings, match_bundle
 from matcher.serialize import result_json
 from matcher.settings import Settings
@@ -41,17 +45,35 @@ _BUNDLE_BODY = {
     }
 }
 _JSON_TYPES = ("application/json", "application/fhir+json")
+#: a FHIR logical id (R4 id datatype)
+FHIR_ID = r"^[A-Za-z0-9\-\.]{1,64}$"
+log = logging.getLogger("trialmatch.api")
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json", headers=headers)
 
 
-def create_app(settings: Settings | None = None, *, today: Callable[[], date] = date.today) -> FastAPI:
-    """The API; `today` is injected so tests can pin the default as_of."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    today: Callable[[], date] = date.today,
+    source: Callable[[], AbstractAsyncContextManager[PatientSource]] | None = None,
+) -> FastAPI:
+    """The API; `today` and the patient `source` are injected so tests can pin the date and the server."""
     settings = settings or Settings()
     mappings = checked_mappings(settings)
+    open_patients = source or (lambda: open_source(settings, mappings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_patients() as patients:
+            app.state.patients = patients
+            log.info("patients come from %s", patients.name)
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="trialmatch",
         version=__version__,
         description=f"Eligibility of FHIR R4 patients for {TRIAL_ID} (anti-CD19 CAR-T in refractory "
@@ -97,5 +119,31 @@ def create_app(settings: Settings | None = None, *, today: Callable[[], date] = 
         # evaluation is CPU-bound: keep it off the event loop so /health and other requests stay responsive
         result = await run_in_threadpool(match_bundle, body, as_of or today(), mappings, "request body")
         return _json(result_json(result))
+
+    @app.get(
+        "/patients/{patient_id}/match",
+        tags=["matching"],
+        summary="Fetch a patient from the configured FHIR server and evaluate them",
+        response_class=Response,
+        responses={
+            200: {"model": MatchResultOut, "description": "the patient's MatchResult; X-Cache says hit or miss"},
+            404: {"model": OperationOutcomeOut, "description": "the FHIR server has no such patient"},
+            502: {"model": OperationOutcomeOut, "description": "the FHIR server failed or refused us"},
+            504: {"model": OperationOutcomeOut, "description": "the FHIR server did not answer in time"},
+            **_ERRORS,
+        },
+        dependencies=[Depends(authorised)],
+    )
+    async def patient_match(
+        request: Request,
+        patient_id: Annotated[str, Path(pattern=FHIR_ID, description="the Patient's logical id")],
+        as_of: Annotated[date | None, Query(description="date of the question, YYYY-MM-DD (default today)")] = None,
+    ) -> Response:
+        patients: PatientSource = request.app.state.patients
+        fetched = await patients.fetch(patient_id)
+        day = as_of or today()
+        result = await run_in_threadpool(match_bundle, fetched.bundle(), day, mappings, f"Patient/{patient_id}")
+        headers = {"X-Cache": "hit" if fetched.cached else "miss", "X-FHIR-Requests": str(fetched.requests)}
+        return _json(result_json(result), headers=headers)
 
     return app

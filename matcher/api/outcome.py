@@ -17,13 +17,19 @@ from matcher.errors import (
     NotABundleError,
     NotJSONError,
     PatientCountError,
+    PatientNotFoundError,
     TrialmatchError,
+    UpstreamError,
+    UpstreamTimeoutError,
 )
 
 FHIR_JSON = "application/fhir+json"
 
 #: exception type -> (HTTP status, OperationOutcome issue code); the first match wins
 _STATUS: list[tuple[type[Exception], int, str]] = [
+    (PatientNotFoundError, 404, "not-found"),
+    (UpstreamTimeoutError, 504, "timeout"),
+    (UpstreamError, 502, "transient"),
     (NotJSONError, 400, "structure"),
     (NotABundleError, 422, "structure"),
     (PatientCountError, 422, "invalid"),

@@ -1,0 +1,208 @@
+"""An async FHIR R4 client on httpx: read, search with paging, retries with backoff, a request budget, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from matcher.errors import AuthorizationError, UpstreamError, UpstreamTimeoutError
+from matcher.fhir.auth import Auth, NoAuth
+
+log = logging.getLogger("trialmatch.fhir")
+
+FHIR_JSON = "application/fhir+json"
+#: answers worth another try, after a pause; every other 4xx is final
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+Params = list[tuple[str, str]] | dict[str, str]
+
+
+@dataclass
+class Budget:
+    """Requests one piece of work (one patient) may send, retries and pages included; and its deadline."""
+
+    limit: int
+    deadline: float = float("inf")  # on the client's clock
+    what: str = "this request"
+    spent: int = 0
+
+    def spend(self) -> None:
+        if self.spent >= self.limit:
+            raise UpstreamError(f"request budget of {self.limit} spent on {self.what}")
+        self.spent += 1
+
+
+@dataclass
+class RetryPolicy:
+    retries: int = 4
+    backoff: float = 0.5  # seconds before the first retry (doubling each time, with jitter)
+    backoff_max: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: Callable[[], float]) -> float:
+        """Full jitter on an exponential backoff; a server's Retry-After is the least we wait."""
+        ceiling = min(self.backoff_max, self.backoff * float(2**attempt))
+        jittered: float = ceiling * rng()
+        return max(jittered, retry_after) if retry_after is not None else jittered
+
+
+@dataclass
+class FhirClient:
+    """One FHIR server: every request goes through `send`, which authenticates, retries and accounts."""
+
+    base_url: str
+    http: httpx.AsyncClient
+    auth: Auth = field(default_factory=NoAuth)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Callable[[float], Any] = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
+    rng: Callable[[], float] = random.random
+    _capabilities: dict[str, Any] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self._origin = _origin(self.base_url)
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+
+    async def send(self, path: str, budget: Budget, params: Params | None = None) -> httpx.Response:
+        """GET with retries on 429/502/503/504 and connection errors; a 401 renews the token once."""
+        url = self.url(path)
+        if _origin(url) != self._origin:
+            raise UpstreamError("the server pointed outside itself; not followed", url=_safe(url))
+        attempt, renewed = 0, False
+        while True:
+            budget.spend()
+            retry_after: float | None = None
+            try:
+                headers = {"Accept": FHIR_JSON, **(await self.auth.headers(self.http))}
+                response = await self.http.get(url, params=_query(params), headers=headers)
+            except httpx.TimeoutException:
+                failure: UpstreamError = UpstreamTimeoutError("the FHIR server did not answer in time", url=_safe(url))
+            except httpx.TransportError as exc:
+                failure = UpstreamError(f"the FHIR server is unreachable ({type(exc).__name__})", url=_safe(url))
+            else:
+                status = response.status_code
+                if status == 401 and not renewed:
+                    renewed = True
+                    self.auth.invalidate()
+                    continue
+                if status not in RETRY_STATUSES:
+                    if status == 401:
+                        raise AuthorizationError("the FHIR server refused the credentials", url=_safe(url), status=401)
+                    return response
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                failure = (UpstreamTimeoutError if status == 504 else UpstreamError)(
+                    "the FHIR server is not answering properly", url=_safe(url), status=status
+                )
+            if attempt >= self.policy.retries:
+                raise failure
+            pause = self.policy.delay(attempt, retry_after, self.rng)
+            if self.clock() + pause > budget.deadline:
+                raise failure
+            log.info("retrying %s in %.2fs (attempt %d): %s", _safe(url), pause, attempt + 1, failure)
+            await self.sleep(pause)
+            attempt += 1
+
+    async def read(self, rtype: str, rid: str, budget: Budget) -> dict[str, Any] | None:
+        """One resource, or None when the server has no such resource (404 or 410)."""
+        response = await self.send(f"{rtype}/{rid}", budget)
+        if response.status_code in (404, 410):
+            return None
+        return _resource(response, rtype)
+
+    async def search(self, path: str, params: Params, budget: Budget) -> AsyncIterator[dict[str, Any]]:
+        """Every entry of a search, page after page, following Bundle.link 'next' until there is none."""
+        url: str | None = path
+        query: Params | None = params
+        seen: set[str] = set()
+        while url is not None:
+            response = await self.send(url, budget, query)
+            if response.status_code >= 400:
+                raise UpstreamError(
+                    "the FHIR server refused a search", url=_safe(self.url(url)), status=response.status_code
+                )
+            page = _resource(response, "Bundle")
+            for entry in page.get("entry", []) or []:
+                if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                    yield entry
+            url, query = _next_link(page, response), None
+            if url is not None:
+                if url in seen:
+                    raise UpstreamError("the server's paging links go round in a circle", url=_safe(url))
+                seen.add(url)
+
+    async def capabilities(self, budget: Budget) -> dict[str, Any]:
+        """The CapabilityStatement (cached for the client's life); empty when the server will not say."""
+        if self._capabilities is None:
+            try:
+                response = await self.send("metadata", budget)
+                self._capabilities = _resource(response, "CapabilityStatement") if response.status_code == 200 else {}
+            except UpstreamError as exc:
+                if isinstance(exc, AuthorizationError):
+                    raise
+                log.warning("no CapabilityStatement from %s: %s", self.base_url, exc)
+                return {}
+        return self._capabilities
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _query(params: Params | None) -> httpx.QueryParams | None:
+    return None if params is None else httpx.QueryParams(params)  # type: ignore[arg-type]
+
+
+def _resource(response: httpx.Response, expected: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise UpstreamError(
+            f"the FHIR server answered with something that is not JSON (expected a {expected})",
+            url=_safe(str(response.request.url)),
+            status=response.status_code,
+        ) from None
+    if not isinstance(body, dict) or body.get("resourceType") != expected:
+        got = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
+        raise UpstreamError(
+            f"the FHIR server answered a {got!s:.40} where a {expected} was expected",
+            url=_safe(str(response.request.url)),
+            status=response.status_code,
+        )
+    return body
+
+
+def _next_link(page: dict[str, Any], response: httpx.Response) -> str | None:
+    for link in page.get("link", []) or []:
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return urljoin(str(response.request.url), str(link["url"]))
+    return None
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def _safe(url: str) -> str:
+    """A URL fit for logs and errors (its query holds resource ids and codes, never patient data), shortened."""
+    return url if len(url) <= 200 else url[:200] + "..."

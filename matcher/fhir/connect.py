@@ -1,0 +1,81 @@
+"""Build the patient source the settings describe: a FHIR server (pool, auth, retries, cache) or the fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from matcher.codes.loader import Mappings
+from matcher.errors import AuthorizationError
+from matcher.fhir.auth import Auth, BearerAuth, NoAuth, SmartBackendAuth
+from matcher.fhir.client import FhirClient, RetryPolicy
+from matcher.fhir.fetch import FetchOptions, PatientFetcher
+from matcher.fhir.source import LocalSource, PatientSource, ServerSource, default_fixtures_dir
+from matcher.settings import Settings
+
+
+def make_auth(settings: Settings) -> Auth:
+    mode = settings.auth_mode
+    if mode == "bearer":
+        if settings.fhir_token is None:
+            raise AuthorizationError("TRIALMATCH_FHIR_AUTH=bearer needs TRIALMATCH_FHIR_TOKEN")
+        return BearerAuth(settings.fhir_token.get_secret_value())
+    if mode == "smart":
+        if not settings.smart_client_id or not settings.smart_key_file or not settings.fhir_base_url:
+            raise AuthorizationError(
+                "SMART Backend Services needs TRIALMATCH_SMART_CLIENT_ID and TRIALMATCH_SMART_KEY_FILE"
+            )
+        return SmartBackendAuth.from_key_file(
+            settings.smart_key_file,
+            base_url=settings.fhir_base_url,
+            client_id=settings.smart_client_id,
+            alg=settings.smart_alg,
+            kid=settings.smart_key_id,
+            scope=settings.smart_scope,
+            token_url=settings.smart_token_url,
+        )
+    return NoAuth()
+
+
+def http_client(settings: Settings) -> httpx.AsyncClient:
+    """One shared connection pool, with timeouts on connect and read."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.fhir_read_timeout, connect=settings.fhir_connect_timeout),
+        limits=httpx.Limits(
+            max_connections=settings.fhir_max_connections, max_keepalive_connections=settings.fhir_max_connections
+        ),
+        headers={"User-Agent": "trialmatch"},
+    )
+
+
+def fetcher(settings: Settings, mappings: Mappings, http: httpx.AsyncClient) -> PatientFetcher:
+    assert settings.fhir_base_url
+    client = FhirClient(
+        settings.fhir_base_url,
+        http,
+        auth=make_auth(settings),
+        policy=RetryPolicy(settings.fhir_retries, settings.fhir_backoff, settings.fhir_backoff_max),
+    )
+    options = FetchOptions(
+        concurrency=settings.fhir_concurrency,
+        page_size=settings.fhir_page_size,
+        everything=settings.fhir_everything,
+        max_url_length=settings.fhir_max_url_length,
+        budget=settings.fhir_request_budget,
+        deadline=settings.fhir_deadline,
+    )
+    return PatientFetcher(client, mappings, options)
+
+
+@asynccontextmanager
+async def open_source(settings: Settings, mappings: Mappings) -> AsyncIterator[PatientSource]:
+    """The configured source, open for the duration of the block (the HTTP pool is closed after it)."""
+    if not settings.fhir_base_url:
+        yield LocalSource(default_fixtures_dir())
+        return
+    async with http_client(settings) as http:
+        yield ServerSource(
+            fetcher(settings, mappings, http), ttl=settings.cache_ttl, maxsize=settings.cache_max_patients
+        )

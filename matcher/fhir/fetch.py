@@ -1,0 +1,227 @@
+"""Everything the criteria read about one patient, from a FHIR server, in as few requests as the server allows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from matcher.codes.loader import Mappings
+from matcher.errors import PatientNotFoundError, UpstreamError
+from matcher.fhir.client import Budget, FhirClient
+
+log = logging.getLogger("trialmatch.fhir")
+
+#: the searches the criteria need, besides Patient itself; medication uses bring their Medication along
+SEARCHES: tuple[tuple[str, str | None], ...] = (
+    ("Condition", None),
+    ("Observation", None),
+    ("MedicationStatement", "MedicationStatement:medication"),
+    ("MedicationRequest", "MedicationRequest:medication"),
+    ("MedicationAdministration", "MedicationAdministration:medication"),
+    ("Procedure", None),
+)
+
+
+@dataclass
+class Fetched:
+    """One patient's resources as the server gave them, and what it cost."""
+
+    patient_id: str
+    resources: list[dict[str, Any]]
+    requests: int
+    cached: bool = False
+    method: Literal["everything", "search", "local"] = "search"
+    #: the Bundle as stored, when the source holds one (keeps its fullUrls for urn:uuid references)
+    original: dict[str, Any] | None = None
+
+    def bundle(self) -> dict[str, Any]:
+        if self.original is not None:
+            return self.original
+        return {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in self.resources],
+        }
+
+
+@dataclass
+class FetchOptions:
+    concurrency: int = 6
+    page_size: int = 1000
+    everything: Literal["auto", "always", "never"] = "auto"
+    max_url_length: int = 4000
+    budget: int = 60
+    deadline: float = 60.0  # seconds for one patient, retries included
+
+
+class PatientFetcher:
+    """Fetches one patient: Patient/$everything when offered, else a handful of parallel searches."""
+
+    def __init__(self, client: FhirClient, mappings: Mappings, options: FetchOptions | None = None) -> None:
+        self.client = client
+        self.options = options or FetchOptions()
+        self.observation_codes = sorted({code.code for code in mappings.observation_codes})
+        #: 'patient=123' or 'patient=Patient/123': learnt from the first search the server refuses
+        self.patient_style: Literal["id", "reference"] = "id"
+
+    async def fetch(self, patient_id: str) -> Fetched:
+        budget = Budget(self.options.budget, self.client.clock() + self.options.deadline, f"Patient/{patient_id}")
+        caps = await self.client.capabilities(budget)
+        if self._use_everything(caps):
+            try:
+                resources = await self._everything(patient_id, budget)
+                return Fetched(patient_id, resources, budget.spent, method="everything")
+            except UpstreamError as exc:
+                if self.options.everything == "always" or exc.status not in (400, 403, 405, 501):
+                    raise
+                log.info("Patient/$everything refused (%s); falling back to searches", exc.status)
+        resources = await self._searches(patient_id, budget, caps)
+        return Fetched(patient_id, resources, budget.spent, method="search")
+
+    def _use_everything(self, caps: dict[str, Any]) -> bool:
+        if self.options.everything != "auto":
+            return self.options.everything == "always"
+        return "everything" in _operations(caps, "Patient")
+
+    async def _everything(self, patient_id: str, budget: Budget) -> list[dict[str, Any]]:
+        path = f"Patient/{patient_id}/$everything"
+        try:
+            resources = [
+                e["resource"] async for e in self.client.search(path, {"_count": str(self.options.page_size)}, budget)
+            ]
+        except UpstreamError as exc:
+            if exc.status in (404, 410):
+                raise PatientNotFoundError(patient_id) from None
+            raise
+        # $everything may bring other patients (links); only this one's Patient is kept
+        kept = [r for r in resources if r.get("resourceType") != "Patient" or r.get("id") == patient_id]
+        if not any(r.get("resourceType") == "Patient" for r in kept):
+            raise PatientNotFoundError(patient_id)
+        return kept
+
+    async def _searches(self, patient_id: str, budget: Budget, caps: dict[str, Any]) -> list[dict[str, Any]]:
+        patient = await self.client.read("Patient", patient_id, budget)
+        if patient is None:
+            raise PatientNotFoundError(patient_id)
+        supported = _resource_types(caps)
+        gate = asyncio.Semaphore(self.options.concurrency)
+        jobs = [
+            self._search(rtype, params, patient_id, budget, gate)
+            for rtype, include in SEARCHES
+            if supported is None or rtype in supported
+            for params in self._queries(rtype, include, caps)
+        ]
+        found: list[dict[str, Any]] = [patient]
+        seen: set[tuple[Any, Any]] = {("Patient", patient_id)}
+        for batch in await asyncio.gather(*jobs):
+            for resource in batch:
+                key = (resource.get("resourceType"), resource.get("id"))
+                if key not in seen:
+                    seen.add(key)
+                    found.append(resource)
+        found.extend(await self._missing_medications(found, seen, budget))
+        return found
+
+    def _queries(self, rtype: str, include: str | None, caps: dict[str, Any]) -> list[list[tuple[str, str]]]:
+        base = [("_count", str(self.options.page_size))]
+        if include and include in _includes(caps, rtype, default=include):
+            base.append(("_include", include))
+        if rtype != "Observation":
+            return [base]
+        # only the codes the criteria read: by code alone (every system), filtered exactly on our side;
+        # combo-code also finds a QTc inside an ECG panel's components
+        param = "combo-code" if "combo-code" in _search_params(caps, "Observation") else "code"
+        return [
+            [*base, (param, ",".join(chunk))]
+            for chunk in _chunks(self.observation_codes, self.options.max_url_length - 200)
+        ]
+
+    async def _search(
+        self, rtype: str, params: list[tuple[str, str]], patient_id: str, budget: Budget, gate: asyncio.Semaphore
+    ) -> list[dict[str, Any]]:
+        async with gate:
+            for _ in range(2):
+                target = patient_id if self.patient_style == "id" else f"Patient/{patient_id}"
+                try:
+                    return [
+                        e["resource"] async for e in self.client.search(rtype, [("patient", target), *params], budget)
+                    ]
+                except UpstreamError as exc:
+                    if exc.status != 400 or self.patient_style == "reference":
+                        raise
+                    log.info("%s search refused patient=<id>; trying patient=Patient/<id>", rtype)
+                    self.patient_style = "reference"
+            raise AssertionError("unreachable")
+
+    async def _missing_medications(
+        self, found: list[dict[str, Any]], seen: set[tuple[Any, Any]], budget: Budget
+    ) -> list[dict[str, Any]]:
+        """Medications a use refers to that the server did not include: read them one by one."""
+        wanted = {
+            ref.split("/")[-1]
+            for r in found
+            if isinstance(r.get("medicationReference"), dict)
+            and isinstance(ref := r["medicationReference"].get("reference"), str)
+            and "Medication/" in ref
+        }
+        out = []
+        for mid in sorted(wanted):
+            if ("Medication", mid) not in seen:
+                medication = await self.client.read("Medication", mid, budget)
+                if medication is not None:
+                    out.append(medication)
+        return out
+
+
+def _rest(caps: dict[str, Any]) -> dict[str, Any]:
+    for rest in caps.get("rest", []) or []:
+        if isinstance(rest, dict) and rest.get("mode", "server") == "server":
+            return rest
+    return {}
+
+
+def _resource_entry(caps: dict[str, Any], rtype: str) -> dict[str, Any]:
+    for res in _rest(caps).get("resource", []) or []:
+        if isinstance(res, dict) and res.get("type") == rtype:
+            return res
+    return {}
+
+
+def _resource_types(caps: dict[str, Any]) -> set[str] | None:
+    """Types the server says it serves; None when it does not say (then all are tried)."""
+    listed = {r.get("type") for r in _rest(caps).get("resource", []) or [] if isinstance(r, dict)}
+    return {t for t in listed if isinstance(t, str)} or None
+
+
+def _operations(caps: dict[str, Any], rtype: str) -> set[str]:
+    ops = [*(_resource_entry(caps, rtype).get("operation") or []), *(_rest(caps).get("operation") or [])]
+    return {str(op.get("name", "")).lstrip("$") for op in ops if isinstance(op, dict)}
+
+
+def _search_params(caps: dict[str, Any], rtype: str) -> set[str]:
+    params = _resource_entry(caps, rtype).get("searchParam", []) or []
+    return {str(p.get("name")) for p in params if isinstance(p, dict)}
+
+
+def _includes(caps: dict[str, Any], rtype: str, default: str) -> set[str]:
+    entry = _resource_entry(caps, rtype)
+    if not entry:
+        return {default}  # the server does not say: ask, and read what is missing afterwards
+    listed = set(entry.get("searchInclude") or [])
+    return {default} if "*" in listed else listed
+
+
+def _chunks(codes: Iterable[str], limit: int) -> list[list[str]]:
+    """Codes split so that each comma-joined list stays under `limit` characters."""
+    out: list[list[str]] = [[]]
+    size = 0
+    for code in codes:
+        if out[-1] and size + len(code) + 1 > limit:
+            out.append([])
+            size = 0
+        out[-1].append(code)
+        size += len(code) + 1
+    return out

@@ -1,0 +1,114 @@
+"""Where patients come from: a FHIR server (with a TTL cache) or, by default, the bundled fixtures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+from cachetools import TTLCache
+
+from matcher.errors import PatientNotFoundError
+from matcher.fhir.fetch import Fetched, PatientFetcher
+
+log = logging.getLogger("trialmatch.fhir")
+
+
+class PatientSource(Protocol):
+    """Anything that can hand over one patient's resources by id."""
+
+    name: str
+
+    async def fetch(self, patient_id: str) -> Fetched: ...
+
+
+class ServerSource:
+    """A FHIR server behind a TTL cache of fetched patients; concurrent asks for one patient share a fetch."""
+
+    def __init__(
+        self, fetcher: PatientFetcher, *, ttl: float, maxsize: int, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.fetcher = fetcher
+        self.name = fetcher.client.base_url
+        self._cache: TTLCache[str, list[dict[str, Any]]] | None = (
+            TTLCache(maxsize=maxsize, ttl=ttl, timer=timer) if ttl > 0 else None
+        )
+        self._inflight: dict[str, asyncio.Future[Fetched]] = {}
+
+    async def fetch(self, patient_id: str) -> Fetched:
+        if self._cache is not None and (hit := self._cache.get(patient_id)) is not None:
+            log.info("Patient/%s served from cache", patient_id)
+            return Fetched(patient_id, hit, requests=0, cached=True)
+        pending = self._inflight.get(patient_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Fetched] = asyncio.get_running_loop().create_future()
+        self._inflight[patient_id] = future
+        try:
+            fetched = await self.fetcher.fetch(patient_id)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so an unawaited future does not warn
+            raise
+        else:
+            future.set_result(fetched)
+            if self._cache is not None:
+                self._cache[patient_id] = fetched.resources
+            log.info("Patient/%s fetched with %d requests (%s)", patient_id, fetched.requests, fetched.method)
+            return fetched
+        finally:
+            del self._inflight[patient_id]
+
+    def forget(self, patient_id: str | None = None) -> None:
+        if self._cache is not None:
+            if patient_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(patient_id, None)
+
+
+class LocalSource:
+    """The bundled fixtures as a FHIR source: what `trialmatch serve` uses when no server is configured."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.name = f"bundled fixtures ({folder})"
+        self._index: dict[str, Path] | None = None
+
+    def _patients(self) -> dict[str, Path]:
+        if self._index is None:
+            index: dict[str, Path] = {}
+            for path in sorted(self.folder.rglob("*.json")):
+                try:
+                    data = orjson.loads(path.read_bytes())
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+                    for entry in data.get("entry", []):
+                        res = entry.get("resource", {}) if isinstance(entry, dict) else {}
+                        if res.get("resourceType") == "Patient" and isinstance(res.get("id"), str):
+                            index[res["id"]] = path
+            self._index = index
+        return self._index
+
+    def patient_ids(self) -> list[str]:
+        return sorted(self._patients())
+
+    async def fetch(self, patient_id: str) -> Fetched:
+        path = self._patients().get(patient_id)
+        if path is None:
+            raise PatientNotFoundError(patient_id, source=self.name)
+        bundle = orjson.loads(path.read_bytes())
+        resources = [e["resource"] for e in bundle.get("entry", []) if isinstance(e, dict) and "resource" in e]
+        return Fetched(patient_id, resources, requests=0, method="local", original=bundle)
+
+
+def default_fixtures_dir() -> Path:
+    """fixtures/ of a source checkout, else the copy packaged inside the wheel."""
+    here = Path(__file__).resolve().parent.parent
+    checkout = here.parent / "fixtures"
+    return checkout if checkout.is_dir() else here / "_data" / "fixtures"

@@ -1,0 +1,229 @@
+"""The FHIR client's failure modes with respx: paging, 401 renewal, 404, 429 Retry-After, 5xx, timeouts, bad pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from matcher.errors import AuthorizationError, UpstreamError, UpstreamTimeoutError
+from matcher.fhir.client import Budget, FhirClient, RetryPolicy, parse_retry_after
+
+BASE = "https://fhir.example/r4"
+
+
+class Sleeps:
+    """A fake sleep that records the pauses instead of waiting."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+
+
+class CountingAuth:
+    def __init__(self) -> None:
+        self.token = 1
+        self.invalidated = 0
+
+    async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
+        return {"Authorization": f"Bearer t{self.token}"}
+
+    def invalidate(self) -> None:
+        self.invalidated += 1
+        self.token += 1
+
+
+def bundle(*ids: str, next_url: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": {"resourceType": "Condition", "id": i}} for i in ids],
+    }
+    if next_url:
+        out["link"] = [{"relation": "next", "url": next_url}]
+    return out
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+async def client(sleeps):
+    async with httpx.AsyncClient() as http:
+        yield FhirClient(
+            BASE, http, policy=RetryPolicy(retries=3, backoff=0.5, backoff_max=8), sleep=sleeps, rng=lambda: 1.0
+        )
+
+
+async def collect(client: FhirClient, budget: Budget | None = None) -> list[str]:
+    return [e["resource"]["id"] async for e in client.search("Condition", [("patient", "p1")], budget or Budget(50))]
+
+
+@respx.mock
+async def test_search_follows_next_links_to_the_end(client):
+    first = respx.get(f"{BASE}/Condition", params={"patient": "p1"}).respond(
+        json=bundle("a", "b", next_url=f"{BASE}/Condition?page=2")
+    )
+    second = respx.get(f"{BASE}/Condition", params={"page": "2"}).respond(
+        json=bundle("c", next_url="Condition?page=3")
+    )  # a relative next link works too
+    third = respx.get(f"{BASE}/Condition", params={"page": "3"}).respond(json=bundle("d"))
+    assert await collect(client) == ["a", "b", "c", "d"]
+    assert first.called and second.called and third.called
+
+
+@respx.mock
+async def test_paging_that_goes_round_in_circles_is_stopped(client):
+    respx.get(f"{BASE}/Condition", params={"patient": "p1"}).respond(json=bundle("a", next_url=f"{BASE}/Condition?p=2"))
+    respx.get(f"{BASE}/Condition", params={"p": "2"}).respond(json=bundle("b", next_url=f"{BASE}/Condition?p=2"))
+    with pytest.raises(UpstreamError, match="go round in a circle"):
+        await collect(client)
+
+
+@respx.mock
+async def test_next_links_to_another_host_are_not_followed(client):
+    respx.get(f"{BASE}/Condition").respond(json=bundle("a", next_url="https://evil.example/steal"))
+    with pytest.raises(UpstreamError, match="outside itself"):
+        await collect(client)
+
+
+@respx.mock
+async def test_429_is_retried_after_the_time_the_server_asks(client, sleeps):
+    route = respx.get(f"{BASE}/Condition").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "3"}),
+            httpx.Response(429, headers={"Retry-After": "1"}),
+            httpx.Response(200, json=bundle("a")),
+        ]
+    )
+    assert await collect(client) == ["a"]
+    assert route.call_count == 3
+    assert sleeps.pauses == [3.0, 1.0]  # backoff with jitter 1.0 gives 0.5 then 1.0; Retry-After wins
+
+
+@respx.mock
+async def test_5xx_then_success_backs_off_exponentially(client, sleeps):
+    respx.get(f"{BASE}/Condition").mock(
+        side_effect=[
+            httpx.Response(503),
+            httpx.Response(502),
+            httpx.Response(504),
+            httpx.Response(200, json=bundle("a")),
+        ]
+    )
+    assert await collect(client) == ["a"]
+    assert sleeps.pauses == [0.5, 1.0, 2.0]
+
+
+@respx.mock
+async def test_persistent_5xx_gives_up_with_the_url_and_status(client):
+    respx.get(f"{BASE}/Condition").respond(503)
+    with pytest.raises(UpstreamError) as caught:
+        await collect(client)
+    assert caught.value.status == 503
+    assert caught.value.url.startswith(f"{BASE}/Condition")
+
+
+@respx.mock
+async def test_other_4xx_are_not_retried(client, sleeps):
+    route = respx.get(f"{BASE}/Condition").respond(400, json={"resourceType": "OperationOutcome"})
+    with pytest.raises(UpstreamError) as caught:
+        await collect(client)
+    assert route.call_count == 1 and sleeps.pauses == []
+    assert caught.value.status == 400
+
+
+@respx.mock
+async def test_timeouts_are_retried_then_reported_as_timeouts(client, sleeps):
+    route = respx.get(f"{BASE}/Condition").mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(UpstreamTimeoutError):
+        await collect(client)
+    assert route.call_count == 4  # the first try and three retries
+
+
+@respx.mock
+async def test_connection_errors_are_retried(client):
+    respx.get(f"{BASE}/Condition").mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=bundle("a"))]
+    )
+    assert await collect(client) == ["a"]
+
+
+@respx.mock
+async def test_401_renews_the_token_once(sleeps):
+    auth = CountingAuth()
+    route = respx.get(f"{BASE}/Condition").mock(
+        side_effect=[httpx.Response(401), httpx.Response(200, json=bundle("a"))]
+    )
+    async with httpx.AsyncClient() as http:
+        client = FhirClient(BASE, http, auth=auth, sleep=sleeps)
+        assert await collect(client) == ["a"]
+    assert auth.invalidated == 1
+    assert route.calls[1].request.headers["authorization"] == "Bearer t2"
+
+
+@respx.mock
+async def test_a_second_401_is_an_authorization_error(sleeps):
+    respx.get(f"{BASE}/Condition").respond(401)
+    async with httpx.AsyncClient() as http:
+        client = FhirClient(BASE, http, auth=CountingAuth(), sleep=sleeps)
+        with pytest.raises(AuthorizationError):
+            await collect(client)
+
+
+@respx.mock
+async def test_read_of_a_missing_resource_is_none(client):
+    respx.get(f"{BASE}/Patient/nope").respond(404, json={"resourceType": "OperationOutcome"})
+    assert await client.read("Patient", "nope", Budget(5)) is None
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(200, text="<html>proxy error</html>"),
+        httpx.Response(200, json={"resourceType": "OperationOutcome"}),
+        httpx.Response(200, json=["not", "a", "bundle"]),
+    ],
+)
+@respx.mock
+async def test_a_malformed_page_is_an_upstream_error(client, response):
+    respx.get(f"{BASE}/Condition").mock(return_value=response)
+    with pytest.raises(UpstreamError, match="Bundle"):
+        await collect(client)
+
+
+@respx.mock
+async def test_the_request_budget_caps_pages_and_retries(client):
+    respx.get(f"{BASE}/Condition", params={"patient": "p1"}).respond(json=bundle("a", next_url=f"{BASE}/Condition?p=1"))
+    for i in range(1, 10):
+        respx.get(f"{BASE}/Condition", params={"p": str(i)}).respond(
+            json=bundle(str(i), next_url=f"{BASE}/Condition?p={i + 1}")
+        )
+    with pytest.raises(UpstreamError, match="budget of 4"):
+        await collect(client, Budget(4, what="Patient/p1"))
+
+
+@respx.mock
+async def test_no_retry_starts_after_the_deadline(sleeps):
+    now = [100.0]
+    route = respx.get(f"{BASE}/Condition").respond(503)
+    async with httpx.AsyncClient() as http:
+        client = FhirClient(
+            BASE, http, sleep=sleeps, clock=lambda: now[0], rng=lambda: 1.0, policy=RetryPolicy(retries=5, backoff=1.0)
+        )
+        with pytest.raises(UpstreamError):
+            await collect(client, Budget(50, deadline=101.5))
+    assert route.call_count == 2  # the pause of 2 s before the third try would end after the deadline
+
+
+def test_retry_after_as_date_or_seconds():
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None

@@ -1,0 +1,131 @@
+"""Real servers for integration tests: SEKMET (a FHIR R4 server on SQLite), a flaky proxy, a silent socket."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+ROOT = Path(__file__).resolve().parents[2]
+SEKMET = ROOT / ".venv-sekmet" / "bin" / "sekmet"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes] | None = None, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before answering {url}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up in {seconds} s")
+
+
+@contextlib.contextmanager
+def sekmet(workdir: Path, extra_settings: str = "") -> Iterator[str]:
+    """SEKMET in passive mode (no simulator, no inbound validation) on a free loopback port."""
+    if not SEKMET.exists():
+        subprocess.run([str(ROOT / "scripts" / "install-sekmet")], check=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/fhir"
+    config = workdir / "settings.yaml"
+    config.write_text(
+        f"base_url: {base}\nhost: 127.0.0.1\nport: {port}\ndata_dir: {workdir / 'data'}\n"
+        'simulator: {enabled: false}\nvalidation: {inbound: "off"}\nlog_inbound: false\n' + extra_settings,
+        encoding="utf-8",
+    )
+    log = (workdir / "sekmet.log").open("wb")
+    process = subprocess.Popen(
+        [str(SEKMET), "serve", "--config", str(config)], cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_until_up(f"{base}/metadata", process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+class ThreadedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # not in the main thread
+        pass
+
+
+@contextlib.contextmanager
+def serve_app(app: Starlette) -> Iterator[str]:
+    port = free_port()
+    server = ThreadedServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def flaky_proxy(upstream: str, *, fail_every: int, statuses: tuple[int, ...] = (429, 503)) -> Starlette:
+    """Forwards to `upstream`, but answers every `fail_every`-th request with 429 or 503 (Retry-After: 0)."""
+    counter = itertools.count(1)
+    failing = itertools.cycle(statuses)
+    origin = upstream.rsplit("/fhir", 1)[0]
+    clients: list[httpx.AsyncClient] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            clients.append(client)
+            yield
+
+    async def health(request: Request) -> Response:
+        return Response("ok")
+
+    async def forward(request: Request) -> Response:
+        if next(counter) % fail_every == 0:
+            return Response(status_code=next(failing), headers={"Retry-After": "0"})
+        url = f"{origin}{request.url.path}"
+        answer = await clients[0].get(url, params=request.query_params, headers={"accept": "application/fhir+json"})
+        # the upstream's own links point at the upstream: rewrite them to stay behind the proxy
+        body = answer.content.replace(origin.encode(), str(request.base_url).rstrip("/").encode())
+        return Response(body, status_code=answer.status_code, media_type=answer.headers.get("content-type"))
+
+    return Starlette(routes=[Route("/health", health), Route("/{path:path}", forward)], lifespan=lifespan)
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """A port that accepts connections and never answers (a hung server)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/fhir"
+    finally:
+        listener.close()
