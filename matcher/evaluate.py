@@ -47,7 +47,7 @@ def evaluate(record: PatientRecord, as_of: date, mappings: Mappings, trial: Tria
 
 def candidate_cohorts(ctx: Context, trial: Trial) -> list[Cohort]:
     """Cohorts whose disease the record mentions (in any clinical status)."""
-    return [c for c in trial.cohorts if ctx.current_conditions(c.valueset)]
+    return [c for c in trial.cohorts if ctx.recorded(c.valueset)]
 
 
 def _cohort_key(option: tuple[Cohort | None, list[CriterionResult]], trial: Trial) -> tuple[int, ...]:

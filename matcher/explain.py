@@ -93,10 +93,9 @@ TEMPLATES: dict[str, str] = {
     "result.none": "no {item} result on record",
     "result.stale": "the latest {item} ({value} on {date}) is older than the {window}-day window",
     "result.unusable": "{item} on {date} cannot be used: {why}",
-    "result.newer_unusable": "a newer {item} on {date} could not be used ({why}): "
-    "check it before relying on an older one",
+    "result.newer_unusable": "{item} on {date} could not be used ({why}): check it before relying on another result",
     # labs
-    "lab.vs_uln": "{item} {value} on {date} is {ratio:.1f} x ULN ({uln}, {uln_source}); limit is {factor:g} x ULN",
+    "lab.vs_uln": "{item} {value} on {date} is {ratio_text} x ULN ({uln}, {uln_source}); limit is {factor:g} x ULN",
     "lab.range_ignored": "{item}: {why}, so the default ULN was used",
     "crcl.measured": "creatinine clearance {value} on {date} (recorded); limit is {limit:g} mL/min",
     "crcl.cockcroft_gault": "creatinine clearance {value} estimated by Cockcroft-Gault (age {age}, {sex}, "
@@ -110,6 +109,8 @@ TEMPLATES: dict[str, str] = {
     "serology.positive": "{item} {polarity} on {date}",
     "serology.latest": "{item} {polarity} on {date}",
     "serology.later_negative": "a later {item} test was negative: a person should reconcile the results",
+    "serology.undated_positive": "{item} positive without a date: it cannot be placed in time, a person should look",
+    "hcv.rna_older": "the HCV RNA result ({polarity}, {date}) is older than the positive antibody",
     "hbv.core_positive": "anti-HBc positive without HBsAg or detectable HBV DNA: "
     "HBV DNA should rule out occult infection",
     "hcv.antibody_needs_rna": "anti-HCV positive: only an HCV RNA result can tell active from cleared infection",
@@ -132,13 +133,15 @@ TEMPLATES: dict[str, str] = {
     "(uncomplicated UTI, bacterial pharyngitis)",
     "infection.long_open": "{label} is still recorded as active since {date}, more than {days} days: is it current?",
     "infection.none": "no active infection recorded",
+    "infection.maybe_over": "{label} (since {date}) may or may not have ended by then ({ended}): a person should check",
     # pregnancy
     "pregnancy.male": "not applicable: the patient is male",
     "pregnancy.state": "{item} recorded as current: {label} (since {date})",
     "pregnancy.stale_state": "{label} is still recorded as current since {date}, too long ago to be this pregnancy",
-    "pregnancy.status_observation": "{item} {polarity} on {date}",
-    "pregnancy.hcg": "hCG {polarity} on {date} (within {window} days)",
-    "pregnancy.hcg_old_positive": "hCG positive on {date}, before the {window}-day window, and no later negative test",
+    "pregnancy.positive": "{item} positive on {date} (within {window} days)",
+    "pregnancy.negative": "{item} negative on {date} (within {window} days)",
+    "pregnancy.indeterminate": "{item} indeterminate on {date}: a person should check",
+    "pregnancy.old_positive": "{item} positive on {date}, before the {window}-day window, and no later negative",
     "pregnancy.none": "no current pregnancy or lactation recorded",
     # judgement
     "judgement.consent": "informed consent is obtained at screening, not read from the record",
@@ -153,6 +156,7 @@ TEMPLATES: dict[str, str] = {
     "diagnosis.none": "none of the seven diseases (SLE, IIM, SSc, pemphigus, psoriasis, RA, AAV) is recorded",
     "diagnosis.active": "{cohort} recorded: {label} (since {date})",
     "diagnosis.inactive": "{cohort} recorded as {clinical}: {label} ({date})",
+    "diagnosis.maybe_over": "{label} ({date}) may have ended by then ({ended}): a person should check",
     "diagnosis.subtype": "{label} ({date}) does not say whether it is {cohort}: a person should confirm",
     "diagnosis.unconfirmed": "{label} ({date}) is {verification}, not confirmed",
     "diagnosis.serology": "{item} {polarity} on {date}",
@@ -178,6 +182,8 @@ TEMPLATES: dict[str, str] = {
     "reaches {weeks_needed} weeks on {reaches}",
     "therapy.stopped_early": "{therapy} from {start} to {end}: {weeks:g} weeks, fewer than {weeks_needed}{why_text}",
     "therapy.end_unknown": "{therapy} from {start}, but the record does not say how long it was taken",
+    "therapy.imprecise": "{therapy} from {start}{until}: at least {weeks:g} and at most {most:g} weeks "
+    "(its dates are imprecise); {weeks_needed} weeks needed",
     "exposure.given": "{item}: {label} ({kind}, {date})",
     "exposure.planned": "{item} planned, not given: {label} ({date})",
     "exposure.not_given": "{item} recorded as {state}: {label} ({date}); not counted",
@@ -198,12 +204,24 @@ NEEDS: dict[str, str] = {
     "need.condition": "a coded {item} diagnosis, if present",
     "need.therapy": "the standard therapies for {cohort} given so far, with start and end dates ({weeks} weeks needed)",
     "need.hcg": "a negative hCG ({code}) at screening for a woman of child-bearing potential",
+    "need.exact": "an exact {item} result ({code}): {value} does not settle it",
 }
 
 
 def _within(params: Mapping[str, Param]) -> str:
     years = params.get("years")
     return f"within {years} years" if params.get("within") else f"more than {years} years ago"
+
+
+def _ratio(params: Mapping[str, Param]) -> str:
+    """One decimal, unless rounding would make a ratio look equal to the limit it crosses."""
+    ratio, factor = params.get("ratio"), params.get("factor")
+    if not isinstance(ratio, int | float):
+        return ""
+    text = f"{ratio:.1f}"
+    if isinstance(factor, int | float) and float(text) == factor and ratio != factor:
+        text = f"{ratio:.2f}" if round(ratio, 2) != factor else f"{ratio:.3f}"
+    return text
 
 
 def _threshold(params: Mapping[str, Param]) -> str:
@@ -228,6 +246,7 @@ def _why(params: Mapping[str, Param]) -> str:
 #: parameters computed from others, for templates that read differently by case
 DERIVED: dict[str, Callable[[Mapping[str, Param]], str]] = {
     "within_text": _within,
+    "ratio_text": _ratio,
     "threshold_text": _threshold,
     "until": _until,
     "why_text": _why,

@@ -124,6 +124,11 @@ class Outcome:
             raise ValueError(f"criterion {self.cid} has no finding with a status")
         return max(statuses, key=SEVERITY.__getitem__)
 
+    def first_of(self, *order: Status, default: Status) -> Status:
+        """The first status in `order` that some finding has: for criteria that one good finding settles."""
+        found = {f.status for f in self.findings}
+        return next((s for s in order if s in found), default)
+
     def result(self, status: Status | None = None, *, cohort_specific: bool = False) -> CriterionResult:
         final = status or self.status
         return CriterionResult(

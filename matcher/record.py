@@ -42,10 +42,6 @@ class PartialDate:
     def of(cls, day: date) -> PartialDate:
         return cls(day, day, day.isoformat())
 
-    @property
-    def exact(self) -> bool:
-        return self.lo == self.hi
-
     def __str__(self) -> str:
         return self.text
 
@@ -71,6 +67,16 @@ class Quantity:
         unit = self.unit or self.written_unit
         num = f"{self.value:g}"
         return f"{self.comparator or ''}{num} {unit}" if unit else f"{self.comparator or ''}{num}"
+
+
+@dataclass(frozen=True, slots=True)
+class RefRange:
+    """One referenceRange of a result: its upper limit, and whom it applies to (appliesTo codes)."""
+
+    high: Quantity | None
+    applies_to: frozenset[Code] = frozenset()
+    #: an age range or an appliesTo group restricts it to some patients
+    restricted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +122,11 @@ class ObservationFact:
     value_codes: tuple[Code, ...]
     value_text: str | None
     interpretation: tuple[Code, ...]
-    ref_high: Quantity | None
-    ref_low: Quantity | None
+    ranges: tuple[RefRange, ...]
     absent_reason: str | None
     grades: tuple[str, ...] = ()
-
-    @property
-    def has_value(self) -> bool:
-        return self.quantity is not None or bool(self.value_codes) or bool(self.value_text) or bool(self.grades)
+    #: how the value reads to a person (a coded answer's display), for reasons
+    value_display: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from matcher.codes.model import (
     DrugSetDef,
     Provenance,
     ScoreDef,
+    Sex,
     SexLimit,
     Windows,
 )
@@ -45,6 +46,8 @@ class Mappings:
     answers: AnswerBook
     uln: dict[str, SexLimit]
     thresholds: dict[str, SexLimit]
+    #: codes of a reference range's appliesTo -> the sex it is for
+    sex_codes: dict[Code, Sex]
     windows: Windows
     unit_aliases: dict[str, str]
     known_units: frozenset[str]
@@ -133,7 +136,7 @@ class _Loader:
         aliases = dict(m["labs"].get("unit_aliases", {}))
         scores = _scores(m["scores"].get("score", {}))
         drugs = {
-            key: DrugDef(key, v.get("title", key), _codes(v.get("codes", [])))
+            key: DrugDef(key, v.get("title", key), _codes(v.get("codes", [])), v.get("course_gap_days"))
             for key, v in m["drugs"].get("drug", {}).items()
         }
         drugsets = _drugsets(m["drugs"].get("drugset", {}), drugs)
@@ -152,6 +155,11 @@ class _Loader:
             answers=_answers(m["answers"].get("answer", {})),
             uln=_limits(m["limits"].get("uln", {}), analytes, "uln"),
             thresholds=_limits(m["limits"].get("threshold", {}), analytes, "threshold"),
+            sex_codes={
+                code: cast(Sex, sex)
+                for sex, entry in m["limits"].get("sex_codes", {}).items()
+                for code in _codes(entry.get("codes", []))
+            },
             windows=_windows(m["windows"].get("windows", {})),
             unit_aliases=aliases,
             known_units=known_units,
@@ -229,6 +237,7 @@ def _analytes(raw: dict[str, dict[str, Any]]) -> dict[str, AnalyteDef]:
             factors=factors,
             positive_above=a.get("positive_above"),
             codes=_codes(a["codes"]),
+            plausible=(a["plausible"]["min"], a["plausible"]["max"]) if a.get("plausible") else None,
         )
     return out
 

@@ -27,6 +27,7 @@ class AnalyteDef:
     factors: dict[str, float]
     positive_above: float | None
     codes: tuple[Code, ...]
+    plausible: tuple[float, float] | None = None
 
     @property
     def primary_code(self) -> Code:
@@ -53,6 +54,7 @@ class DrugDef:
     id: str
     title: str
     codes: tuple[Code, ...]
+    course_gap_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

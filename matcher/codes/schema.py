@@ -64,12 +64,19 @@ class Divide(Strict):
 UnitFactor = Annotated[float, Field(gt=0)] | Divide
 
 
+class Plausible(Strict):
+    min: float
+    max: float
+
+
 class Analyte(Strict):
     title: str | None = None
     result: Literal["quantity", "qualitative"] | None = None
     unit: str | None = None
     units: dict[str, UnitFactor] = Field(default_factory=dict)
     positive_above: float | None = None
+    #: values outside this range (canonical unit) are data errors, not results: unusable
+    plausible: Plausible | None = None
     codes: list[CodeEntry] = Field(default_factory=list)
     note: str | None = None
 
@@ -87,6 +94,8 @@ class Score(Strict):
 class Drug(Strict):
     title: str | None = None
     codes: list[CodeEntry] = Field(default_factory=list)
+    #: administrations this many days apart still belong to one course (e.g. rituximab every 6 months)
+    course_gap_days: int | None = Field(None, ge=1, le=400)
     note: str | None = None
 
 
@@ -139,6 +148,8 @@ class LimitsFile(Strict):
     meta: Meta
     uln: dict[str, SexLimit] = Field(default_factory=dict)
     threshold: dict[str, SexLimit] = Field(default_factory=dict)
+    #: codes in a reference range's appliesTo that say which sex the range is for
+    sex_codes: dict[Literal["male", "female"], Answer] = Field(default_factory=dict)
 
 
 class WindowsFile(Strict):

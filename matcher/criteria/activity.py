@@ -72,7 +72,7 @@ def _judge(out: Outcome, threshold: Threshold, p: Pick[Any], substitute: bool) -
     if substitute:
         out.say(None, "activity.substitute", item=p.item, instead=threshold.score)
     note_passed_over(out, p, p.item, "review" if status == "pass" else None)
-    return status
+    return "review" if status == "pass" and p.passed_over else status
 
 
 def _show(out: Outcome, p: Pick[Any], status: Status | None, threshold: Threshold | None = None) -> None:

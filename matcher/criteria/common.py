@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from matcher.codes.model import Code
-from matcher.criteria.measure import Pick, observation_evidence
+from matcher.criteria.measure import Pick, observation_evidence, shown
 from matcher.outcome import Outcome, Status
 
 SYSTEM_NAMES = {
@@ -33,9 +33,8 @@ def explain_nothing_usable(
             out.cite(observation_evidence(fact))
     elif p.stale is not None:
         fact = p.stale
-        out.say("unknown", "result.stale", item=item, value=_shown(fact), date=str(fact.when), window=p.window).cite(
-            observation_evidence(fact)
-        )
+        out.say("unknown", "result.stale", item=item, value=shown(fact), date=str(fact.when), window=p.window)
+        out.cite(observation_evidence(fact))
     else:
         out.say("unknown", "result.none", item=item)
     if need:
@@ -47,9 +46,3 @@ def note_passed_over(out: Outcome, p: Pick[Any], item: str, status: Status | Non
     for fact, why in p.passed_over[:3]:
         out.say(status, "result.newer_unusable", item=item, date=str(fact.when or "undated"), why=why)
         out.cite(observation_evidence(fact))
-
-
-def _shown(fact: Any) -> str:
-    if fact.quantity is not None:
-        return str(fact.quantity)
-    return str(fact.value_text or (fact.value_codes[0].code if fact.value_codes else "result"))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Literal
 
 from matcher.codes.loader import Mappings
-from matcher.outcome import Evidence
+from matcher.outcome import Evidence, Status
 from matcher.record import ConditionFact, PartialDate, PatientRecord, ProcedureFact
 
 
@@ -34,8 +35,8 @@ class Context:
         """Known as of as_of: undated, or dated on or before it (records from after as_of are not seen)."""
         return when is None or when.lo <= self.as_of
 
-    def current_conditions(self, valueset: str) -> list[ConditionFact]:
-        """Conditions in a value set that the record shows as of as_of (any clinical status)."""
+    def recorded(self, valueset: str) -> list[ConditionFact]:
+        """Conditions in a value set recorded by as_of, whatever their clinical status."""
         return [c for c, _, _ in self.record.conditions_in(valueset) if self.happened(c.first_known)]
 
     def procedures(self, valueset: str) -> list[ProcedureFact]:
@@ -49,13 +50,30 @@ def years_between(born: date, day: date) -> int:
     return years
 
 
-def is_active(condition: ConditionFact, as_of: date) -> bool:
-    """Active on as_of: not abated by then, and not resolved/inactive/remission (when no date says otherwise)."""
-    if condition.abatement is not None:
-        return condition.abatement.lo > as_of
-    if condition.clinical_status in ("resolved", "inactive", "remission"):
-        return False
-    return not condition.abated
+Activity = Literal["active", "inactive", "unclear"]
+#: verification statuses that leave the diagnosis open
+UNCONFIRMED = frozenset({"unconfirmed", "provisional", "differential"})
+
+
+def activity_on(condition: ConditionFact, as_of: date) -> Activity:
+    """Whether a condition was current on as_of: its abatement date decides, else its clinical status.
+
+    'unclear' when an imprecise abatement date ('2026-06') straddles as_of.
+    """
+    ended = condition.abatement
+    if ended is not None:
+        if ended.hi <= as_of:
+            return "inactive"
+        return "active" if ended.lo > as_of else "unclear"
+    if condition.clinical_status in ("resolved", "inactive", "remission") or condition.abated:
+        return "inactive"
+    return "active"
+
+
+def exclusion_status(condition: ConditionFact, valueset: str) -> Status:
+    """A recorded exclusion fails when firmly coded and confirmed; an uncertain code or diagnosis needs review."""
+    tier = condition.matches[valueset][0]
+    return "fail" if tier == "match" and condition.verification_status not in UNCONFIRMED else "review"
 
 
 def condition_evidence(condition: ConditionFact, code: str | None = None, item: str | None = None) -> Evidence:

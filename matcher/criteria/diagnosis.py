@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import date
 
 from matcher.criteria.cohort import Cohort
-from matcher.criteria.context import Context, condition_evidence, is_active
+from matcher.criteria.context import UNCONFIRMED, Context, activity_on, condition_evidence
 from matcher.criteria.measure import observation_evidence, pick, read_polarity
 from matcher.outcome import CriterionResult, Outcome, Status
 from matcher.record import ConditionFact
 
 MIN_DURATION_MONTHS = 6  # protocol: documented disease history and diagnosis for >= 6 months
-UNCONFIRMED = frozenset({"unconfirmed", "provisional", "differential"})
 
 
 def qualifying(ctx: Context, cohort: Cohort) -> list[ConditionFact]:
     """The cohort's disease as recorded by as_of (any clinical status; refuted ones were never kept)."""
-    return ctx.current_conditions(cohort.valueset)
+    return ctx.recorded(cohort.valueset)
 
 
 def diagnosis(ctx: Context, cohort: Cohort | None) -> CriterionResult:
@@ -26,34 +25,21 @@ def diagnosis(ctx: Context, cohort: Cohort | None) -> CriterionResult:
     for cond in qualifying(ctx, cohort):
         tier, code = cond.matches[cohort.valueset]
         out.cite(condition_evidence(cond, code=str(code), item=cohort.valueset))
-        when = str(cond.first_known or "undated")
-        if not is_active(cond, ctx.as_of):
-            out.say(
-                "fail",
-                "diagnosis.inactive",
-                cohort=cohort.id,
-                label=cond.label,
-                date=when,
-                clinical=cond.clinical_status or "abated",
-            )
+        params = {"cohort": cohort.id, "label": cond.label, "date": str(cond.first_known or "undated")}
+        state = activity_on(cond, ctx.as_of)
+        if state == "inactive":
+            out.say("fail", "diagnosis.inactive", clinical=cond.clinical_status or "abated", **params)
+        elif state == "unclear":
+            out.say("review", "diagnosis.maybe_over", ended=str(cond.abatement), **params)
         elif tier == "review":
-            out.say("review", "diagnosis.subtype", cohort=cohort.id, label=cond.label, date=when)
+            out.say("review", "diagnosis.subtype", **params)
         elif cond.verification_status in UNCONFIRMED:
-            out.say(
-                "review",
-                "diagnosis.unconfirmed",
-                cohort=cohort.id,
-                label=cond.label,
-                date=when,
-                verification=cond.verification_status,
-            )
+            out.say("review", "diagnosis.unconfirmed", verification=cond.verification_status, **params)
         else:
-            out.say("pass", "diagnosis.active", cohort=cohort.id, label=cond.label, date=when)
+            out.say("pass", "diagnosis.active", **params)
     _supporting_serology(ctx, out, cohort)
     # one current, confirmed entry is enough: older resolved entries of the same disease do not undo it
-    statuses = [f.status for f in out.findings if f.status]
-    status: Status = "pass" if "pass" in statuses else ("review" if "review" in statuses else "fail")
-    return out.result(status, cohort_specific=True)
+    return out.result(out.first_of("pass", "review", default="fail"), cohort_specific=True)
 
 
 def _supporting_serology(ctx: Context, out: Outcome, cohort: Cohort) -> None:
@@ -71,20 +57,19 @@ def disease_duration(ctx: Context, cohort: Cohort | None) -> CriterionResult:
         out.say("unknown", "cohort.none").need("need.diagnosis")
         return out.result(cohort_specific=True)
     cutoff = months_before(ctx.as_of, MIN_DURATION_MONTHS)
-    dated = [c for c in qualifying(ctx, cohort) if c.first_known is not None]
+    dated = [(c, c.first_known) for c in qualifying(ctx, cohort) if c.first_known is not None]
     if not dated:
         out.say("unknown", "duration.undated", cohort=cohort.id)
         out.need("need.diagnosis_date", cohort=cohort.id)
         return out.result(cohort_specific=True)
-    first = min(dated, key=lambda c: c.first_known.lo if c.first_known else date.max)
-    since = first.first_known
-    assert since is not None
+    # the entry surely oldest decides: a partial date counts at its latest possible day
+    first, since = min(dated, key=lambda pair: (pair[1].hi, pair[1].lo))
     source = "onset" if first.onset is not None else "recorded"
     out.cite(condition_evidence(first, item=cohort.valueset))
     status: Status
     if since.hi <= cutoff:
         status = "pass"
-    elif since.lo > cutoff:
+    elif min(s.lo for _, s in dated) > cutoff:
         status = "fail"
     else:
         status = "review"  # a partial date (a year, a month) straddles the six-month mark

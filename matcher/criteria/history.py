@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from matcher.codes.units import convert
-from matcher.criteria.common import explain_nothing_usable, note_passed_over
-from matcher.criteria.context import Context, condition_evidence, is_active
-from matcher.criteria.measure import fmt, observation_evidence, pick, read_polarity, read_quantity
+from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over
+from matcher.criteria.context import Context, activity_on, condition_evidence, exclusion_status
+from matcher.criteria.measure import Bound, Pick, fmt, observation_evidence, pick, read_polarity, read_quantity
 from matcher.outcome import CriterionResult, Outcome, Status
 from matcher.record import ConditionFact
 
@@ -16,14 +16,17 @@ def _cite(out: Outcome, cond: ConditionFact, valueset: str) -> None:
     out.cite(condition_evidence(cond, code=str(cond.matches[valueset][1]), item=valueset))
 
 
-def _ever(ctx: Context, out: Outcome, valueset: str) -> bool:
+def _when(cond: ConditionFact) -> str:
+    return str(cond.first_known or "undated")
+
+
+def _history(ctx: Context, out: Outcome, valueset: str) -> bool:
     """A history read as it stands: any recorded entry counts, whatever its clinical status."""
     found = False
-    for cond in ctx.current_conditions(valueset):
-        tier = cond.matches[valueset][0]
-        status: Status = "fail" if tier == "match" else "review"
-        message = "history.recorded" if tier == "match" else "history.needs_review"
-        out.say(status, message, item=valueset, label=cond.label, date=str(cond.first_known or "undated"))
+    for cond in ctx.recorded(valueset):
+        status = exclusion_status(cond, valueset)
+        message = "history.recorded" if status == "fail" else "history.needs_review"
+        out.say(status, message, item=valueset, label=cond.label, date=_when(cond))
         _cite(out, cond, valueset)
         found = True
     return found
@@ -31,14 +34,14 @@ def _ever(ctx: Context, out: Outcome, valueset: str) -> bool:
 
 def neurologic(ctx: Context) -> CriterionResult:
     out = Outcome("neurologic", "exclusion")
-    if not _ever(ctx, out, "neurologic"):
+    if not _history(ctx, out, "neurologic"):
         out.say("pass", "history.none", item="neurologic")
     return out.result()
 
 
 def immunodeficiency(ctx: Context) -> CriterionResult:
     out = Outcome("immunodeficiency", "exclusion")
-    if not _ever(ctx, out, "immunodeficiency"):
+    if not _history(ctx, out, "immunodeficiency"):
         out.say("pass", "history.none", item="immunodeficiency")
     return out.result()
 
@@ -50,21 +53,21 @@ def tuberculosis(ctx: Context) -> CriterionResult:
     except ValueError:  # 29 February
         since = ctx.as_of.replace(year=ctx.as_of.year - TB_LOOKBACK_YEARS, day=28)
     found = False
-    for cond in ctx.current_conditions("tuberculosis"):
+    for cond in ctx.recorded("tuberculosis"):
         found = True
         _cite(out, cond, "tuberculosis")
-        tier = cond.matches["tuberculosis"][0]
-        onset = cond.first_known
-        if tier == "review":
-            out.say(
-                "review", "history.needs_review", item="tuberculosis", label=cond.label, date=str(onset or "undated")
-            )
-        elif is_active(cond, ctx.as_of):
-            out.say("fail", "tb.active", label=cond.label, date=str(onset or "undated"))
+        onset, state = cond.first_known, activity_on(cond, ctx.as_of)
+        firm = exclusion_status(cond, "tuberculosis")
+        if firm == "review":
+            out.say("review", "history.needs_review", item="tuberculosis", label=cond.label, date=_when(cond))
+        elif state == "active":
+            out.say("fail", "tb.active", label=cond.label, date=_when(cond))
         elif cond.abatement is not None:
+            # ended within the three years (or possibly so, for an imprecise date)
             ended_recently = cond.abatement.hi >= since
+            status: Status = "pass" if not ended_recently else ("fail" if cond.abatement.lo >= since else "review")
             out.say(
-                "fail" if ended_recently else "pass",
+                status,
                 "tb.ended",
                 label=cond.label,
                 date=str(cond.abatement),
@@ -74,13 +77,11 @@ def tuberculosis(ctx: Context) -> CriterionResult:
         elif onset is not None and onset.hi >= since:
             out.say("fail", "tb.resolved_recent_onset", label=cond.label, date=str(onset), years=TB_LOOKBACK_YEARS)
         else:
-            out.say(
-                "review", "tb.resolved_undated", label=cond.label, date=str(onset or "undated"), years=TB_LOOKBACK_YEARS
-            )
-    for cond in ctx.current_conditions("tuberculosis_latent"):
+            out.say("review", "tb.resolved_undated", label=cond.label, date=_when(cond), years=TB_LOOKBACK_YEARS)
+    for cond in ctx.recorded("tuberculosis_latent"):
         found = True
         _cite(out, cond, "tuberculosis_latent")
-        out.say("review", "tb.latent", label=cond.label, date=str(cond.first_known or "undated"))
+        out.say("review", "tb.latent", label=cond.label, date=_when(cond))
     igra = pick(ctx, "tb_igra", ctx.m.windows.infection_serology, read_polarity(ctx, "tb_igra"))
     if igra.chosen is not None and igra.chosen.value != "negative":
         found = True
@@ -96,17 +97,20 @@ def active_infection(ctx: Context) -> CriterionResult:
     out = Outcome("active_infection", "exclusion")
     recent_from = ctx.window_start(ctx.m.windows.recent_infection)
     found = False
-    for cond in ctx.current_conditions("infection"):
-        if not is_active(cond, ctx.as_of):
+    for cond in ctx.recorded("infection"):
+        state = activity_on(cond, ctx.as_of)
+        if state == "inactive":
             continue
         found = True
         _cite(out, cond, "infection")
-        onset = cond.first_known
-        date = str(onset or "undated")
-        if "infection_allowed" in cond.matches and cond.matches["infection_allowed"][0] == "match":
+        onset, date = cond.first_known, _when(cond)
+        allowed = cond.matches.get("infection_allowed", ("review", None))[0] == "match"
+        if allowed:
             out.say("pass", "infection.allowed", label=cond.label, date=date)
-        elif cond.matches["infection"][0] == "review":
+        elif exclusion_status(cond, "infection") == "review":
             out.say("review", "history.needs_review", item="infection", label=cond.label, date=date)
+        elif state == "unclear":
+            out.say("review", "infection.maybe_over", label=cond.label, date=date, ended=str(cond.abatement))
         elif onset is not None and onset.hi < recent_from:
             out.say("review", "infection.long_open", label=cond.label, date=date, days=ctx.m.windows.recent_infection)
         else:
@@ -119,10 +123,10 @@ def active_infection(ctx: Context) -> CriterionResult:
 def cardiac(ctx: Context) -> CriterionResult:
     """History of severe arrhythmia or significant cardiac disorder, and the latest QTc."""
     out = Outcome("cardiac", "exclusion")
-    if not _ever(ctx, out, "cardiac"):
+    if not _history(ctx, out, "cardiac"):
         out.say("pass", "history.none", item="cardiac")
     definition = ctx.m.analytes["qtc"]
-    p = pick(ctx, "qtc", ctx.m.windows.ecg, read_quantity(ctx, "qtc"))
+    p: Pick[float | Bound] = pick(ctx, "qtc", ctx.m.windows.ecg, read_quantity(ctx, "qtc", bounds=True))
     if p.chosen is None:
         explain_nothing_usable(out, p, "qtc", definition.primary_code)
         return out.result()
@@ -130,15 +134,35 @@ def cardiac(ctx: Context) -> CriterionResult:
     threshold = ctx.m.thresholds["qtc"]
     limit = convert(definition, threshold.for_sex(ctx.record.patient.sex), threshold.unit)
     assert limit is not None  # the loader checked that the unit converts
-    status: Status = "fail" if value > limit else "pass"
+    status = _above(value, limit)
     out.say(
         status,
         "qtc.vs_limit",
-        value=fmt(value, "ms"),
+        value=str(fact.quantity),
         date=str(fact.when),
         limit=fmt(limit, "ms"),
         sex=ctx.record.patient.sex,
     )
-    out.cite(observation_evidence(fact, value=value, unit=definition.unit, limit_value=limit))
+    exact = value.value if isinstance(value, Bound) else value
+    out.cite(observation_evidence(fact, value=exact, unit=definition.unit, limit_value=limit))
+    if status == "unknown":
+        out.need(
+            "need.exact",
+            definition.primary_code,
+            item="qtc",
+            code=code_label(definition.primary_code),
+            value=str(fact.quantity),
+        )
     note_passed_over(out, p, "qtc", "review" if status == "pass" else None)
     return out.result()
+
+
+def _above(value: float | Bound, limit: float) -> Status:
+    """Exclusion 'above the limit': fail, pass, or unknown when a bound does not settle it."""
+    if isinstance(value, Bound):
+        if value.above and (value.value > limit or (value.value == limit and value.comparator == ">")):
+            return "fail"
+        if not value.above and value.value <= limit:
+            return "pass"
+        return "unknown"
+    return "fail" if value > limit else "pass"

@@ -26,7 +26,7 @@ def lookback_days(m: Mappings) -> dict[str, int | None]:
     for item in ("hbsag", "anti_hbc", "hbv_dna", "anti_hcv", "hcv_rna", "treponema_ab", "tb_igra"):
         days[item] = w.infection_serology
     days["hcg"] = max(w.pregnancy_test, PREGNANCY_MAX_DAYS)
-    days["pregnancy_status"] = days["lactation_status"] = w.pregnancy_test
+    days["pregnancy_status"] = days["lactation_status"] = days["hcg"]
     for score in m.scores:
         days[score] = w.disease_activity
     for item in LIFELONG:

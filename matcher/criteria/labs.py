@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from matcher.codes.units import convert
-from matcher.criteria.common import explain_nothing_usable, note_passed_over
+from matcher.codes.units import convert_between
+from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over
 from matcher.criteria.context import Context
-from matcher.criteria.measure import Usable, fmt, observation_evidence, pick, read_quantity, upper_limit
+from matcher.criteria.measure import (
+    Bound,
+    Pick,
+    Usable,
+    fmt,
+    observation_evidence,
+    pick,
+    read_exact,
+    read_quantity,
+    upper_limit,
+)
 from matcher.outcome import CriterionResult, Outcome, Status
 
 LIVER_FACTOR = 3.0  # protocol exclusion (13): ALT/AST > 3 x ULN
@@ -35,22 +45,22 @@ def renal_function(ctx: Context) -> CriterionResult:
 
 
 def _against_uln(ctx: Context, out: Outcome, analyte: str, factor: float) -> Usable[float] | None:
-    """One analyte against factor x ULN; returns the deciding result (canonical unit) if there is one."""
+    """One analyte against factor x ULN; returns the deciding result when it is an exact value."""
     definition = ctx.m.analytes[analyte]
-    p = pick(ctx, analyte, ctx.m.windows.organ_function, read_quantity(ctx, analyte))
+    p: Pick[float | Bound] = pick(ctx, analyte, ctx.m.windows.organ_function, read_quantity(ctx, analyte, bounds=True))
     if p.chosen is None:
         explain_nothing_usable(out, p, analyte, definition.primary_code)
         return None
     fact, value = p.chosen.fact, p.chosen.value
     limit = upper_limit(ctx, analyte, fact)
-    ratio = value / limit.value
-    status: Status = "fail" if ratio > factor else "pass"
+    number = value.value if isinstance(value, Bound) else value
+    ratio = number / limit.value
+    status = _exceeds(value, factor * limit.value)
     out.say(
         status,
         "lab.vs_uln",
         item=analyte,
-        value=fmt(value, definition.unit),
-        written=str(fact.quantity),
+        value=f"{value.comparator if isinstance(value, Bound) else ''}{fmt(number, definition.unit)}",
         date=str(fact.when),
         ratio=ratio,
         uln=fmt(limit.value, definition.unit),
@@ -60,68 +70,107 @@ def _against_uln(ctx: Context, out: Outcome, analyte: str, factor: float) -> Usa
     )
     if limit.note:
         out.say(None, "lab.range_ignored", item=analyte, why=limit.note)
-    out.cite(observation_evidence(fact, value=value, unit=definition.unit, limit=limit))
+    out.cite(observation_evidence(fact, value=number, unit=definition.unit, limit=limit))
+    if status == "unknown":
+        out.need(
+            "need.exact",
+            definition.primary_code,
+            item=analyte,
+            code=code_label(definition.primary_code),
+            value=str(fact.quantity),
+        )
     note_passed_over(out, p, analyte, "review" if status == "pass" else None)
-    return p.chosen
+    return Usable(fact, value) if not isinstance(value, Bound) else None
+
+
+def _exceeds(value: float | Bound, limit: float) -> Status:
+    """Exclusion 'above the limit': a bound settles it only when it lies beyond the limit on the right side."""
+    if isinstance(value, Bound):
+        if value.above and value.value >= limit:
+            return "fail"
+        if not value.above and value.value <= limit:
+            return "pass"
+        return "unknown"
+    return "fail" if value > limit else "pass"
 
 
 def _clearance(ctx: Context, out: Outcome, creatinine: Usable[float] | None) -> None:
-    """Creatinine clearance: measured when there is one, else Cockcroft-Gault; below 30 mL/min excludes."""
+    """Creatinine clearance: a measured one when there is one, else Cockcroft-Gault; below 30 mL/min excludes."""
     window = ctx.m.windows.organ_function
-    measured = pick(ctx, "creatinine_clearance", window, read_quantity(ctx, "creatinine_clearance"))
+    measured: Pick[float | Bound] = pick(
+        ctx, "creatinine_clearance", window, read_quantity(ctx, "creatinine_clearance", bounds=True)
+    )
     if measured.chosen is not None:
         fact, value = measured.chosen.fact, measured.chosen.value
-        status: Status = "fail" if value < CRCL_MIN else "pass"
-        out.say(status, "crcl.measured", value=fmt(value, "mL/min"), date=str(fact.when), limit=CRCL_MIN)
-        out.cite(observation_evidence(fact, value=value, unit="mL/min", limit_value=CRCL_MIN))
+        status: Status
+        if isinstance(value, Bound):
+            below = not value.above and value.value <= CRCL_MIN
+            above = value.above and value.value >= CRCL_MIN
+            status = "fail" if below else "pass" if above else "unknown"
+        else:
+            status = "fail" if value < CRCL_MIN else "pass"
+        out.say(status, "crcl.measured", value=str(fact.quantity), date=str(fact.when), limit=CRCL_MIN)
+        number = value.value if isinstance(value, Bound) else value
+        out.cite(observation_evidence(fact, value=number, unit="mL/min", limit_value=CRCL_MIN))
+        if status == "unknown":
+            code = ctx.m.analytes["creatinine_clearance"].primary_code
+            out.need("need.exact", code, item="creatinine_clearance", code=code_label(code), value=str(fact.quantity))
         note_passed_over(out, measured, "creatinine_clearance", "review" if status == "pass" else None)
         return
+    estimate = _estimate(ctx, out, creatinine)
+    # a measured clearance that could not be used must not be overridden silently by the estimate
+    note_passed_over(out, measured, "creatinine_clearance", "review" if estimate == "pass" else None)
+
+
+def _estimate(ctx: Context, out: Outcome, creatinine: Usable[float] | None) -> Status:
+    """Cockcroft-Gault from creatinine, age, sex and a recent weight; its status."""
     if creatinine is None:
         out.say("unknown", "crcl.no_creatinine")
-        return
+        return "unknown"
     ages = ctx.age_range()
     if ages is None:
         out.say("unknown", "crcl.no_age")
         out.need("need.birth_date")
-        return
-    weight_pick = pick(ctx, "body_weight", ctx.m.windows.body_weight, read_quantity(ctx, "body_weight"))
+        return "unknown"
+    weight_pick = pick(ctx, "body_weight", ctx.m.windows.body_weight, read_exact(ctx, "body_weight"))
     if weight_pick.chosen is None:
         out.say("unknown", "crcl.no_weight")
         explain_nothing_usable(out, weight_pick, "body_weight", ctx.m.analytes["body_weight"].primary_code)
         _egfr_context(ctx, out)
-        return
+        return "unknown"
     weight = weight_pick.chosen
-    scr = convert(ctx.m.analytes["creatinine"], creatinine.value, ctx.m.analytes["creatinine"].unit)
+    kg = convert_between(
+        ctx.m.analytes["body_weight"].factors, weight.value, ctx.m.analytes["body_weight"].unit or "", "kg"
+    )
+    scr = convert_between(
+        ctx.m.analytes["creatinine"].factors, creatinine.value, ctx.m.analytes["creatinine"].unit or "", "mg/dL"
+    )
+    assert kg is not None  # both tables convert to the units the formula is written in
     assert scr is not None
     sex = ctx.record.patient.sex
     # oldest possible age and the female factor give the lowest clearance; the youngest and male the highest
-    low = cockcroft_gault(ages[1], weight.value, scr, female=sex != "male")
-    high = cockcroft_gault(ages[0], weight.value, scr, female=sex == "female")
-    if low >= CRCL_MIN:
-        status = "pass"
-    elif high < CRCL_MIN:
-        status = "fail"
-    else:
-        status = "review"
+    low = cockcroft_gault(ages[1], kg, scr, female=sex != "male")
+    high = cockcroft_gault(ages[0], kg, scr, female=sex == "female")
+    status: Status = "pass" if low >= CRCL_MIN else ("fail" if high < CRCL_MIN else "review")
     out.say(
         status,
         "crcl.cockcroft_gault",
-        value=fmt(low, "mL/min"),
-        high=fmt(high, "mL/min"),
+        value=fmt(low, "mL/min") if abs(high - low) < 0.05 else f"{fmt(low)}-{fmt(high, 'mL/min')}",
         age=ages[1],
-        weight=fmt(weight.value, "kg"),
+        weight=fmt(kg, "kg"),
         weight_date=str(weight.fact.when),
         creatinine=fmt(scr, "mg/dL"),
         sex=sex,
         limit=CRCL_MIN,
     )
-    out.cite(observation_evidence(weight.fact, value=weight.value, unit="kg"))
+    out.cite(observation_evidence(weight.fact, value=weight.value, unit=ctx.m.analytes["body_weight"].unit))
     note_passed_over(out, weight_pick, "body_weight", "review" if status == "pass" else None)
+    return status
 
 
 def _egfr_context(ctx: Context, out: Outcome) -> None:
     """An eGFR is not a creatinine clearance, but a coordinator wants to see it beside the gap."""
-    egfr = pick(ctx, "egfr", ctx.m.windows.organ_function, read_quantity(ctx, "egfr"))
+    egfr = pick(ctx, "egfr", ctx.m.windows.organ_function, read_exact(ctx, "egfr"))
     if egfr.chosen is not None:
         fact = egfr.chosen.fact
         out.say(None, "crcl.egfr_context", value=str(fact.quantity), date=str(fact.when))

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from matcher.codes.answers import Polarity, combine
-from matcher.codes.model import Code
+from matcher.codes.model import AnalyteDef
 from matcher.codes.units import convert, convert_between
 from matcher.criteria.context import Context
 from matcher.outcome import Evidence
-from matcher.record import ObservationFact, Quantity
+from matcher.record import ObservationFact, Quantity, RefRange
 
 #: Observation statuses whose value may decide (preliminary and registered results may still change)
 USABLE_STATUSES = frozenset({"final", "amended", "corrected", "appended"})
@@ -27,6 +27,18 @@ class Unusable:
 
 
 @dataclass(frozen=True, slots=True)
+class Bound:
+    """A result reported as a bound ('>500', '<15'): the true value lies beyond `value` in that direction."""
+
+    value: float
+    comparator: str
+
+    @property
+    def above(self) -> bool:
+        return self.comparator in (">", ">=")
+
+
+@dataclass(frozen=True, slots=True)
 class Usable(Generic[T]):
     fact: ObservationFact
     value: T
@@ -39,7 +51,8 @@ class Pick(Generic[T]):
     item: str
     window: int
     chosen: Usable[T] | None
-    #: results inside the window that could not be used (newer than the chosen one), with why
+    #: results that could not be used although they may be the latest (newer than the chosen one,
+    #: undated, or dated too imprecisely to place), with why
     passed_over: tuple[tuple[ObservationFact, str], ...]
     #: every usable result inside the window, newest first (the chosen one included)
     usable: tuple[Usable[T], ...]
@@ -54,22 +67,26 @@ def pick(ctx: Context, item: str, window: int, read: Callable[[ObservationFact],
     usable: list[Usable[T]] = []
     stale = None
     for fact in ctx.record.results(item):
-        if fact.when is None:
-            if not usable:
-                passed.append((fact, "it has no date"))
+        when = fact.when
+        if when is None:
+            passed.append((fact, "it has no date"))  # it could be the latest: always worth a look
             continue
-        if fact.when.lo > ctx.as_of:
+        if when.lo > ctx.as_of:
             continue  # after as_of: not part of the record on that day
-        if fact.when.lo < start:
+        if when.hi < start:
             if not usable and stale is None:
-                stale = fact
-            break
-        value = read(fact)
-        if isinstance(value, Unusable):
-            if not usable:
-                passed.append((fact, value.why))
+                stale = fact  # the newest result before the window
+            continue
+        why: Unusable | T
+        if when.hi > ctx.as_of or when.lo < start:
+            why = Unusable(f"its date ({when}) is too imprecise to place inside the {window}-day window")
         else:
-            usable.append(Usable(fact, value))
+            why = read(fact)
+        if isinstance(why, Unusable):
+            if not usable:
+                passed.append((fact, why.why))
+        else:
+            usable.append(Usable(fact, why))
     return Pick(item, window, usable[0] if usable else None, tuple(passed), tuple(usable), stale)
 
 
@@ -81,11 +98,17 @@ def _common(fact: ObservationFact) -> Unusable | None:
     return None
 
 
-def read_quantity(ctx: Context, analyte: str) -> Callable[[ObservationFact], float | Unusable]:
-    """A reader giving the value in the analyte's canonical unit, or why it cannot."""
+def read_quantity(
+    ctx: Context, analyte: str, *, bounds: bool = False
+) -> Callable[[ObservationFact], float | Bound | Unusable]:
+    """A reader giving the value in the analyte's canonical unit, or why it cannot.
+
+    With `bounds`, a value written with a comparator ('>500 U/L') is usable as a Bound: the criterion
+    decides whether the bound settles its question. Without, only exact values are usable.
+    """
     definition = ctx.m.analytes[analyte]
 
-    def read(fact: ObservationFact) -> float | Unusable:
+    def read(fact: ObservationFact) -> float | Bound | Unusable:
         why = _common(fact)
         if why:
             return why
@@ -99,11 +122,35 @@ def read_quantity(ctx: Context, analyte: str) -> Callable[[ObservationFact], flo
         value = convert(definition, q.value, q.unit)
         if value is None:
             return Unusable(f"its unit {q.unit} cannot be converted to {definition.unit}")
+        implausible = _implausible(definition, value)
+        if implausible:
+            return implausible
         if q.comparator in (">", ">=", "<", "<="):
-            return Unusable(f"it is not an exact value ({q})")
+            return Bound(value, q.comparator) if bounds else Unusable(f"it is not an exact value ({q})")
         return value
 
     return read
+
+
+def read_exact(ctx: Context, analyte: str) -> Callable[[ObservationFact], float | Unusable]:
+    """Exact values only (for calculations such as Cockcroft-Gault)."""
+    inner = read_quantity(ctx, analyte)
+
+    def read(fact: ObservationFact) -> float | Unusable:
+        value = inner(fact)
+        assert not isinstance(value, Bound)
+        return value
+
+    return read
+
+
+def _implausible(definition: AnalyteDef, value: float) -> Unusable | None:
+    if definition.plausible is None:
+        return None
+    low, high = definition.plausible
+    if low <= value <= high:
+        return None
+    return Unusable(f"{value:g} {definition.unit} is not a plausible value (a data error?)")
 
 
 def read_score(ctx: Context, score: str) -> Callable[[ObservationFact], float | tuple[str, ...] | Unusable]:
@@ -145,10 +192,10 @@ def read_polarity(ctx: Context, analyte: str) -> Callable[[ObservationFact], Pol
             return why
         from_value = answers.of_codes(fact.value_codes) or answers.of_text(fact.value_text)
         from_interpretation = answers.of_codes(fact.interpretation)
-        from_number = _number_polarity(fact, definition.factors, definition.positive_above)
+        from_number = _number_polarity(ctx, fact, definition)
         found = combine(from_value, from_interpretation, from_number)
         if found is None:
-            if fact.quantity is not None and fact.quantity.unit is None and fact.ref_high is None:
+            if fact.quantity is not None and fact.quantity.unit is None and not fact.ranges:
                 return Unusable("its numeric value has no unit and no reference range to read it against")
             return Unusable("it cannot be read as positive or negative")
         return found
@@ -156,22 +203,24 @@ def read_polarity(ctx: Context, analyte: str) -> Callable[[ObservationFact], Pol
     return read
 
 
-def _number_polarity(fact: ObservationFact, factors: dict[str, float], positive_above: float | None) -> Polarity | None:
+def _number_polarity(ctx: Context, fact: ObservationFact, definition: AnalyteDef) -> Polarity | None:
+    """A number against the analyte's detection cut-off (viral loads, hCG), else the result's own range."""
     q = fact.quantity
     if q is None:
         return None
-    cutoff: float | None = None
-    value = q.value
-    high = fact.ref_high
-    if high is not None and high.unit == q.unit:
-        cutoff = high.value
-    elif high is not None and high.unit and q.unit:
-        cutoff = convert_between(factors, high.value, high.unit, q.unit)
-    if cutoff is None and positive_above is not None and q.unit is not None and q.unit in factors:
-        value, cutoff = value * factors[q.unit], positive_above
-    if cutoff is None:
+    factors = definition.factors
+    if definition.positive_above is not None and q.unit is not None and q.unit in factors:
+        # 'detectable' means above the detection cut-off, whatever range the laboratory prints
+        return _against(q.value * factors[q.unit], q.comparator, definition.positive_above)
+    high, _ = reference_high(ctx, fact)
+    if high is None:
         return None
-    return _against(value, q.comparator, cutoff)
+    if high.unit == q.unit:
+        return _against(q.value, q.comparator, high.value)
+    if high.unit and q.unit:
+        cutoff = convert_between(factors, high.value, high.unit, q.unit)
+        return None if cutoff is None else _against(q.value, q.comparator, cutoff)
+    return None
 
 
 def _against(value: float, comparator: str | None, cutoff: float) -> Polarity:
@@ -187,6 +236,21 @@ def _against(value: float, comparator: str | None, cutoff: float) -> Polarity:
 
 # -- limits ----------------------------------------------------------------------------------------
 
+
+def reference_high(ctx: Context, fact: ObservationFact) -> tuple[Quantity | None, str | None]:
+    """The result's own upper limit for this patient: a range for their sex, else one for everyone."""
+    sex = ctx.record.patient.sex
+    for_sex: list[RefRange] = [
+        r for r in fact.ranges if r.applies_to and any(ctx.m.sex_codes.get(c) == sex for c in r.applies_to)
+    ]
+    general = [r for r in fact.ranges if not r.restricted]
+    candidates = for_sex or general
+    chosen = candidates[0] if candidates else None
+    if chosen is None:
+        return None, ("its reference ranges are for other groups of patients" if fact.ranges else None)
+    return chosen.high, None
+
+
 Source = Literal["reference_range", "default"]
 
 
@@ -200,8 +264,7 @@ class Limit:
 def upper_limit(ctx: Context, analyte: str, fact: ObservationFact) -> Limit:
     """The result's own referenceRange.high when usable, else the default ULN for the patient's sex."""
     definition = ctx.m.analytes[analyte]
-    high = fact.ref_high
-    note = None
+    high, note = reference_high(ctx, fact)
     if high is not None:
         converted = convert(definition, high.value, high.unit) if high.unit else None
         if converted is not None and converted > 0:
@@ -221,6 +284,15 @@ def fmt(value: float, unit: str | None = None) -> str:
     return f"{text} {unit}" if unit else text
 
 
+def shown(fact: ObservationFact) -> str:
+    """The value of a result as a person reads it: the quantity, the answer's display, or the grades."""
+    if fact.grades:
+        return " ".join(fact.grades)
+    if fact.quantity is not None:
+        return str(fact.quantity)
+    return fact.value_display or (fact.value_codes[0].code if fact.value_codes else "no value")
+
+
 def observation_evidence(
     fact: ObservationFact,
     *,
@@ -230,27 +302,16 @@ def observation_evidence(
     limit_value: float | None = None,
 ) -> Evidence:
     """Evidence for one result: as written, plus the canonical value and the limit it was held to."""
-    written = str(fact.quantity) if fact.quantity is not None else (fact.value_text or _code_text(fact.value_codes))
-    if fact.grades:
-        written = " ".join(fact.grades)
     return Evidence(
         reference=fact.ref,
-        value=written or None,
+        value=shown(fact),
         date=str(fact.when) if fact.when else None,
         item=fact.item,
         code=str(fact.code),
         display=fact.label,
-        quantity=value,
+        quantity=None if value is None else round(value, 4),
         unit=unit,
-        limit=limit_value if limit_value is not None else (limit.value if limit else None),
+        limit=limit_value if limit_value is not None else (round(limit.value, 4) if limit else None),
         limit_source=limit.source if limit else ("protocol" if limit_value is not None else None),
         status=fact.status,
     )
-
-
-def _code_text(codes: tuple[Code, ...]) -> str:
-    return codes[0].code if codes else ""
-
-
-def written(q: Quantity | None) -> str:
-    return str(q) if q is not None else "(no value)"

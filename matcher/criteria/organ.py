@@ -18,7 +18,7 @@ def organ_involvement(ctx: Context, cohort: Cohort | None) -> CriterionResult:
     if rule is None:
         return out.say("pass", "organ.not_required", cohort=cohort.id).result(cohort_specific=True)
     for valueset in rule.valuesets:
-        for cond in ctx.current_conditions(valueset):
+        for cond in ctx.recorded(valueset):
             tier, code = cond.matches[valueset]
             out.say(
                 "pass" if tier == "match" else "review",
@@ -42,11 +42,9 @@ def organ_involvement(ctx: Context, cohort: Cohort | None) -> CriterionResult:
         for proc in ctx.procedures(valueset):
             out.say("review", "organ.procedure", item=valueset, label=proc.label, date=str(proc.start or "undated"))
             out.cite(procedure_evidence(proc, item=valueset))
-    statuses = {f.status for f in out.findings}
-    if "pass" in statuses:
-        return out.result("pass", cohort_specific=True)
-    if "review" in statuses:
-        return out.result("review", cohort_specific=True)
+    settled = out.first_of("pass", "review", default="unknown")
+    if settled != "unknown":
+        return out.result(settled, cohort_specific=True)
     out.say("unknown", "organ.not_documented", cohort=cohort.id)
     for valueset in rule.valuesets:
         out.need("need.condition", item=valueset)

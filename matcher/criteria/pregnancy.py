@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from matcher.criteria.common import code_label
-from matcher.criteria.context import Context, condition_evidence, is_active
+from matcher.criteria.common import code_label, note_passed_over
+from matcher.criteria.context import Context, activity_on, condition_evidence, exclusion_status
 from matcher.criteria.measure import observation_evidence, pick, read_polarity
 from matcher.outcome import CriterionResult, Outcome, Status
 
@@ -20,12 +20,13 @@ def pregnancy(ctx: Context) -> CriterionResult:
     if ctx.record.patient.sex == "male":
         return out.say("pass", "pregnancy.male").result()
     found = _coded_states(ctx, out)
-    found |= _status_observations(ctx, out)
-    found |= _hcg(ctx, out)
+    found |= _observed(ctx, out, "pregnancy_status")
+    found |= _observed(ctx, out, "lactation_status")
+    found |= _observed(ctx, out, "hcg")
     if not found:
         out.say("pass", "pregnancy.none")
     ages = ctx.age_range()
-    tested = any(f.message == "pregnancy.hcg" and f.status == "pass" for f in out.findings)
+    tested = any(f.message == "pregnancy.negative" and f.params.get("item") == "hcg" for f in out.findings)
     if out.status == "pass" and not tested and (ages is None or ages[0] < CHILDBEARING_MAX_AGE):
         code = ctx.m.analytes["hcg"].primary_code
         out.need("need.hcg", code, keep=True, code=code_label(code))
@@ -36,59 +37,46 @@ def _coded_states(ctx: Context, out: Outcome) -> bool:
     found = False
     oldest = ctx.as_of - timedelta(days=PREGNANCY_MAX_DAYS)
     for valueset in ("pregnancy", "lactation"):
-        for cond in ctx.current_conditions(valueset):
-            if not is_active(cond, ctx.as_of):
+        for cond in ctx.recorded(valueset):
+            state = activity_on(cond, ctx.as_of)
+            if state == "inactive":
                 continue
             found = True
             out.cite(condition_evidence(cond, code=str(cond.matches[valueset][1]), item=valueset))
             since = cond.first_known
+            when = str(since or "undated")
             stale = valueset == "pregnancy" and since is not None and since.hi < oldest
-            tier = cond.matches[valueset][0]
-            if stale or tier == "review":
-                out.say(
-                    "review",
-                    "pregnancy.stale_state" if stale else "history.needs_review",
-                    item=valueset,
-                    label=cond.label,
-                    date=str(since or "undated"),
-                )
+            if stale:
+                out.say("review", "pregnancy.stale_state", item=valueset, label=cond.label, date=when)
+            elif exclusion_status(cond, valueset) == "review" or state == "unclear":
+                out.say("review", "history.needs_review", item=valueset, label=cond.label, date=when)
             else:
-                out.say("fail", "pregnancy.state", item=valueset, label=cond.label, date=str(since or "undated"))
+                out.say("fail", "pregnancy.state", item=valueset, label=cond.label, date=when)
     return found
 
 
-def _status_observations(ctx: Context, out: Outcome) -> bool:
-    found = False
-    for item in ("pregnancy_status", "lactation_status"):
-        p = pick(ctx, item, ctx.m.windows.pregnancy_test, read_polarity(ctx, item))
-        if p.chosen is None or p.chosen.value == "negative":
-            continue
-        found = True
-        fact = p.chosen.fact
-        status: Status = "fail" if p.chosen.value == "positive" else "review"
-        out.say(status, "pregnancy.status_observation", item=item, polarity=p.chosen.value, date=str(fact.when))
-        out.cite(observation_evidence(fact))
-    return found
-
-
-def _hcg(ctx: Context, out: Outcome) -> bool:
-    """A positive hCG inside its window excludes; an older positive with no later negative needs a look."""
+def _observed(ctx: Context, out: Outcome, item: str) -> bool:
+    """hCG, pregnancy status, breastfeeding status: positive inside the window excludes; an older positive
+    with no later negative, or a newer result that could not be read, needs a person."""
     window = ctx.m.windows.pregnancy_test
-    recent = pick(ctx, "hcg", window, read_polarity(ctx, "hcg"))
+    recent = pick(ctx, item, window, read_polarity(ctx, item))
     for found in recent.usable:
         if found.value == "positive":
-            out.say("fail", "pregnancy.hcg", polarity="positive", date=str(found.fact.when), window=window)
+            out.say("fail", "pregnancy.positive", item=item, date=str(found.fact.when), window=window)
             out.cite(observation_evidence(found.fact))
             return True
     if recent.chosen is not None:
         fact = recent.chosen.fact
         status: Status = "pass" if recent.chosen.value == "negative" else "review"
-        out.say(status, "pregnancy.hcg", polarity=recent.chosen.value, date=str(fact.when), window=window)
+        message = "pregnancy.negative" if status == "pass" else "pregnancy.indeterminate"
+        out.say(status, message, item=item, date=str(fact.when), window=window)
         out.cite(observation_evidence(fact))
-        return status == "review"
-    older = pick(ctx, "hcg", PREGNANCY_MAX_DAYS, read_polarity(ctx, "hcg"))
+        note_passed_over(out, recent, item, "review")
+        return status == "review" or bool(recent.passed_over)
+    note_passed_over(out, recent, item, "review")
+    older = pick(ctx, item, PREGNANCY_MAX_DAYS, read_polarity(ctx, item))
     if older.chosen is not None and older.chosen.value == "positive":
-        out.say("review", "pregnancy.hcg_old_positive", date=str(older.chosen.fact.when), window=window)
+        out.say("review", "pregnancy.old_positive", item=item, date=str(older.chosen.fact.when), window=window)
         out.cite(observation_evidence(older.chosen.fact))
         return True
-    return False
+    return bool(recent.passed_over)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from matcher.codes.answers import Polarity
-from matcher.criteria.common import code_label, explain_nothing_usable
-from matcher.criteria.context import Context, condition_evidence, is_active
+from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over
+from matcher.criteria.context import Context, activity_on, condition_evidence, exclusion_status
 from matcher.criteria.measure import Pick, Usable, observation_evidence, pick, read_polarity
 from matcher.outcome import CriterionResult, Outcome, Status
+from matcher.record import ObservationFact
+
+LATEST: dict[Polarity, Status] = {"negative": "pass", "indeterminate": "review", "positive": "fail"}
 
 
 def _serology(ctx: Context, analyte: str, window: int | None = None) -> Pick[Polarity]:
@@ -16,52 +19,67 @@ def _serology(ctx: Context, analyte: str, window: int | None = None) -> Pick[Pol
     return pick(ctx, analyte, days, read_polarity(ctx, analyte))
 
 
-def _cite_result(out: Outcome, status: Status | None, message: str, found: Usable[Polarity]) -> None:
-    fact = found.fact
-    out.say(status, message, item=fact.item, polarity=found.value, date=str(fact.when))
+def _cite(out: Outcome, status: Status | None, message: str, fact: ObservationFact, polarity: str) -> None:
+    out.say(status, message, item=fact.item, polarity=polarity, date=str(fact.when or "undated"))
     out.cite(observation_evidence(fact))
 
 
-def _positives(out: Outcome, p: Pick[Polarity], status: Status) -> bool:
-    """Every positive result inside the window counts, even when a later one is negative."""
+def _positives(ctx: Context, out: Outcome, p: Pick[Polarity], status: Status) -> bool:
+    """Every positive inside the window counts, even when a later one is negative; an undated one needs a look."""
     hits = [u for u in p.usable if u.value == "positive"]
     for hit in hits:
-        _cite_result(out, status, "serology.positive", hit)
+        _cite(out, status, "serology.positive", hit.fact, "positive")
+    _undated_positives(ctx, out, p)
     return bool(hits)
 
 
-def _active_conditions(ctx: Context, out: Outcome, valueset: str, status: Status, *, lifelong: bool = False) -> bool:
-    """Coded infections: active ones (or any, for lifelong infections) carry `status`."""
+def _undated_positives(ctx: Context, out: Outcome, p: Pick[Polarity]) -> None:
+    """A positive without a date cannot be placed in any window, but must not be passed over in silence."""
+    read = read_polarity(ctx, p.item)
+    for fact, _ in p.passed_over:
+        if fact.when is None and read(fact) == "positive":
+            _cite(out, "review", "serology.undated_positive", fact, "positive")
+
+
+def _conditions(ctx: Context, out: Outcome, valueset: str, status: Status, *, lifelong: bool = False) -> bool:
+    """Coded infections: current ones (or any, for lifelong infections) carry `status`, uncertain ones review."""
     found = False
-    for cond in ctx.current_conditions(valueset):
-        if lifelong or is_active(cond, ctx.as_of):
-            found = True
-            out.say(
-                status, "condition.recorded", item=valueset, label=cond.label, date=str(cond.first_known or "undated")
-            )
+    for cond in ctx.recorded(valueset):
+        state = "active" if lifelong else activity_on(cond, ctx.as_of)
+        when = str(cond.first_known or "undated")
+        if state == "inactive":
+            out.say(None, "condition.resolved", item=valueset, label=cond.label, date=when)
         else:
-            out.say(
-                None, "condition.resolved", item=valueset, label=cond.label, date=str(cond.first_known or "undated")
-            )
+            firm = exclusion_status(cond, valueset) == "fail" and state == "active"
+            out.say(status if firm else "review", "condition.recorded", item=valueset, label=cond.label, date=when)
+            found = found or firm
         out.cite(condition_evidence(cond, item=valueset))
     return found
+
+
+def _latest(out: Outcome, p: Pick[Polarity]) -> None:
+    """The latest result decides when nothing inside the window was positive; a newer unreadable one needs a look."""
+    assert p.chosen is not None
+    status = LATEST[p.chosen.value]
+    _cite(out, status, "serology.latest", p.chosen.fact, p.chosen.value)
+    note_passed_over(out, p, p.item, "review" if status == "pass" else None)
 
 
 def hepatitis_b(ctx: Context) -> CriterionResult:
     out = Outcome("hepatitis_b", "exclusion")
     hbsag, dna, core = _serology(ctx, "hbsag"), _serology(ctx, "hbv_dna"), _serology(ctx, "anti_hbc")
-    failed = _positives(out, hbsag, "fail") | _positives(out, dna, "fail")
-    failed |= _active_conditions(ctx, out, "hbv_infection", "fail")
+    failed = _positives(ctx, out, hbsag, "fail") | _positives(ctx, out, dna, "fail")
+    failed |= _conditions(ctx, out, "hbv_infection", "fail")
     if failed:
         return out.result()
     if hbsag.chosen is None:
         explain_nothing_usable(out, hbsag, "hbsag", ctx.m.analytes["hbsag"].primary_code)
     else:
-        _latest(out, hbsag.chosen)
+        _latest(out, hbsag)
     if dna.chosen is not None:
-        _latest(out, dna.chosen)
+        _latest(out, dna)
     if core.chosen is not None and core.chosen.value == "positive":
-        _cite_result(out, None, "serology.latest", core.chosen)
+        _cite(out, None, "serology.latest", core.chosen.fact, "positive")
         if dna.chosen is None or dna.chosen.value != "negative":
             out.say("review", "hbv.core_positive")
             code = ctx.m.analytes["hbv_dna"].primary_code
@@ -72,70 +90,73 @@ def hepatitis_b(ctx: Context) -> CriterionResult:
 def hepatitis_c(ctx: Context) -> CriterionResult:
     out = Outcome("hepatitis_c", "exclusion")
     rna, antibody = _serology(ctx, "hcv_rna"), _serology(ctx, "anti_hcv")
-    failed = _positives(out, rna, "fail") | _active_conditions(ctx, out, "hcv_infection", "fail")
+    failed = _positives(ctx, out, rna, "fail") | _conditions(ctx, out, "hcv_infection", "fail")
     if failed:
         return out.result()
-    if rna.chosen is not None:
-        _latest(out, rna.chosen)
+    if rna.chosen is not None and not _newer(antibody.chosen, rna.chosen, "positive"):
+        _latest(out, rna)
         if antibody.chosen is not None:
-            _cite_result(out, None, "serology.latest", antibody.chosen)
+            _cite(out, None, "serology.latest", antibody.chosen.fact, antibody.chosen.value)
         return out.result()
     if antibody.chosen is None:
         explain_nothing_usable(out, antibody, "anti_hcv", ctx.m.analytes["anti_hcv"].primary_code)
     elif antibody.chosen.value == "positive":
-        _cite_result(out, None, "serology.latest", antibody.chosen)
+        _cite(out, None, "serology.latest", antibody.chosen.fact, "positive")
+        if rna.chosen is not None:  # an RNA result older than the positive antibody clears nothing
+            _cite(out, None, "hcv.rna_older", rna.chosen.fact, rna.chosen.value)
         out.say("unknown", "hcv.antibody_needs_rna")
         code = ctx.m.analytes["hcv_rna"].primary_code
         out.need("need.result", code, item="hcv_rna", code=code_label(code), window=rna.window)
     else:
-        _latest(out, antibody.chosen)
+        _latest(out, antibody)
     return out.result()
+
+
+def _newer(first: Usable[Polarity] | None, than: Usable[Polarity], polarity: Polarity) -> bool:
+    """Whether `first` has `polarity` and is dated after `than`."""
+    if first is None or first.value != polarity or first.fact.when is None or than.fact.when is None:
+        return False
+    return first.fact.when.lo > than.fact.when.hi
 
 
 def hiv(ctx: Context) -> CriterionResult:
     out = Outcome("hiv", "exclusion")
     picks = [_serology(ctx, a) for a in ("hiv_ab", "hiv_ag_ab")]
     # HIV infection is lifelong: a positive antibody test counts at any age, unless a later test is negative
-    lifetime = [_serology(ctx, a, (ctx.as_of - date.min).days - 1) for a in ("hiv_ab", "hiv_ag_ab")]
-    failed = _active_conditions(ctx, out, "hiv_infection", "fail", lifelong=True)
-    for whole in lifetime:
-        for i, found in enumerate(whole.usable):
+    whole_life = (ctx.as_of - date.min).days - 1
+    failed = _conditions(ctx, out, "hiv_infection", "fail", lifelong=True)
+    for lifetime in (_serology(ctx, a, whole_life) for a in ("hiv_ab", "hiv_ag_ab")):
+        _undated_positives(ctx, out, lifetime)
+        for i, found in enumerate(lifetime.usable):
             if found.value != "positive":
                 continue
-            later_negative = any(u.value == "negative" for u in whole.usable[:i])
-            _cite_result(out, "review" if later_negative else "fail", "serology.positive", found)
+            later_negative = any(u.value == "negative" for u in lifetime.usable[:i])
+            _cite(out, "review" if later_negative else "fail", "serology.positive", found.fact, "positive")
             failed |= not later_negative
             if later_negative:
                 out.say(None, "serology.later_negative", item=found.fact.item)
     if failed:
         return out.result()
-    latest = [p.chosen for p in picks if p.chosen is not None]
+    latest = [p for p in picks if p.chosen is not None]
     if not latest:
         # explain with the test that left a trace (stale or unusable); order the combined Ag/Ab test
         shown = next((p for p in picks if p.passed_over or p.stale is not None), picks[1])
         explain_nothing_usable(out, shown, shown.item, ctx.m.analytes["hiv_ag_ab"].primary_code, "hiv_ag_ab")
-    for found in latest:
-        _latest(out, found)
+    for p in latest:
+        _latest(out, p)
     return out.result()
 
 
 def syphilis(ctx: Context) -> CriterionResult:
     out = Outcome("syphilis", "exclusion")
     antibody = _serology(ctx, "treponema_ab")
-    positive = _positives(out, antibody, "review")
-    positive |= _active_conditions(ctx, out, "syphilis", "review")
+    positive = _positives(ctx, out, antibody, "review")
+    positive |= _conditions(ctx, out, "syphilis", "review")
     if positive:
         out.say("review", "syphilis.judgement")
         return out.result()
     if antibody.chosen is None:
         explain_nothing_usable(out, antibody, "treponema_ab", ctx.m.analytes["treponema_ab"].primary_code)
     else:
-        _latest(out, antibody.chosen)
+        _latest(out, antibody)
     return out.result()
-
-
-def _latest(out: Outcome, found: Usable[Polarity]) -> None:
-    """The latest result of a test decides when nothing inside the window was positive."""
-    statuses: dict[Polarity, Status] = {"negative": "pass", "indeterminate": "review", "positive": "fail"}
-    status = statuses[found.value]
-    _cite_result(out, status, "serology.latest", found)

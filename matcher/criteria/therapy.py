@@ -21,9 +21,9 @@ _TAKEN = {
 _PLANNED_STATUSES = frozenset({"intended", "draft"})
 _PLANNED_INTENTS = frozenset({"proposal", "plan", "option"})
 _ONGOING = frozenset({"active", "in-progress", "on-hold"})
-#: gaps bridged when joining records of one drug into one course (refills; infusion intervals)
-_GAP_DAYS = {"MedicationAdministration": 183, "Procedure": 30}
-_DEFAULT_GAP_DAYS = 30
+#: days between records of one drug that still make one course (refills); drugs given at longer
+#: intervals (rituximab every six months) say so in mappings/drugs.toml (course_gap_days)
+DEFAULT_GAP_DAYS = 30
 
 
 def taken(fact: MedicationFact) -> bool:
@@ -50,14 +50,20 @@ def medication_evidence(fact: MedicationFact, drug: str | None = None) -> Eviden
 
 @dataclass(frozen=True)
 class Exposure:
-    """One record of a standard therapy as a stretch of days (end None: the record does not say)."""
+    """One record of a standard therapy as a stretch of days: its widest and its surest reading.
+
+    A partial date ('2026-04') gives a start between the 1st and the 30th: the widest reading starts on
+    the 1st and ends on the last possible day; the surest starts on the 30th and ends on the first.
+    """
 
     source: MedicationFact | ProcedureFact
     therapy: str
     start: date
-    end: date | None
+    end: date | None  # None: the record does not say
     ongoing: bool
     gap: int
+    sure_start: date
+    sure_end: date | None
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,16 @@ class Course:
 
     @property
     def days(self) -> int | None:
+        """The longest the records allow."""
         return None if self.end is None else (self.end - self.start).days
+
+    @property
+    def sure_days(self) -> int | None:
+        """The shortest the records allow."""
+        ends = [e.sure_end for e in self.exposures]
+        if self.end is None or any(e is None for e in ends):
+            return None
+        return max(0, (max(e for e in ends if e) - min(e.sure_start for e in self.exposures)).days)
 
 
 def _exposures(ctx: Context, cohort: Cohort) -> list[Exposure]:
@@ -82,24 +97,38 @@ def _exposures(ctx: Context, cohort: Cohort) -> list[Exposure]:
         drugs = sorted(fact.drugs & wanted)
         if not drugs or not taken(fact) or fact.start is None or fact.start.lo > ctx.as_of:
             continue
-        start = fact.start.lo
+        start, sure_start = fact.start.lo, min(fact.start.hi, ctx.as_of)
         ongoing = fact.status in _ONGOING
         end: date | None
+        sure_end: date | None
         if fact.end is not None:
-            end = min(fact.end.hi, ctx.as_of)
+            end, sure_end = min(fact.end.hi, ctx.as_of), min(fact.end.lo, ctx.as_of)
             ongoing = ongoing and fact.end.hi >= ctx.as_of
         elif fact.supply_days is not None:
             end = min(start + timedelta(days=fact.supply_days), ctx.as_of)
+            sure_end = min(sure_start + timedelta(days=fact.supply_days), ctx.as_of)
         else:
-            end = ctx.as_of if ongoing else None
-        gap = _GAP_DAYS.get(fact.resource_type, _DEFAULT_GAP_DAYS)
-        out.extend(Exposure(fact, drug, start, end, ongoing, gap) for drug in drugs)
+            end = sure_end = ctx.as_of if ongoing else None
+        for drug in drugs:
+            gap = ctx.m.drugs[drug].course_gap_days or DEFAULT_GAP_DAYS
+            out.append(Exposure(fact, drug, start, end, ongoing, gap, sure_start, sure_end))
     for valueset in cohort.therapy_procedures:
         for proc in ctx.procedures(valueset):
             if proc.start is None:
                 continue
-            end_day = min((proc.end or proc.start).hi, ctx.as_of)
-            out.append(Exposure(proc, valueset, proc.start.lo, end_day, False, _GAP_DAYS["Procedure"]))
+            last = proc.end or proc.start
+            out.append(
+                Exposure(
+                    proc,
+                    valueset,
+                    proc.start.lo,
+                    min(last.hi, ctx.as_of),
+                    False,
+                    DEFAULT_GAP_DAYS,
+                    min(proc.start.hi, ctx.as_of),
+                    min(last.lo, ctx.as_of),
+                )
+            )
     return out
 
 
@@ -140,41 +169,40 @@ def refractory(ctx: Context, cohort: Cohort | None) -> CriterionResult:
         out.say("unknown", "therapy.none", cohort=cohort.id)
         out.need("need.therapy", cohort=cohort.id, weeks=MIN_THERAPY_DAYS // 7)
         return out.result(cohort_specific=True)
-    statuses: list[Status] = []
     for course in sorted(found, key=lambda c: -(c.days or 0)):
-        status = _judge(out, course)
-        statuses.append(status)
+        _judge(out, course)
         for exp in course.exposures:
             out.cite(_evidence(exp))
     # one course long enough settles it; an undated or stopped-early course needs a person; a short
     # ongoing course fails for now (the reason says when it will reach 12 weeks)
-    final: Status = "pass" if "pass" in statuses else ("review" if "review" in statuses else "fail")
-    return out.result(final, cohort_specific=True)
+    return out.result(out.first_of("pass", "review", default="fail"), cohort_specific=True)
 
 
-def _judge(out: Outcome, course: Course) -> Status:
+def _judge(out: Outcome, course: Course) -> None:
     weeks_needed = MIN_THERAPY_DAYS // 7
-    days = course.days
+    days, sure = course.days, course.sure_days
     params: dict[str, Param] = {
         "therapy": course.therapy,
         "start": course.start.isoformat(),
         "weeks_needed": weeks_needed,
     }
-    if days is None:
+    if days is None or sure is None:
         out.say("review", "therapy.end_unknown", **params)
-        return "review"
-    weeks = round(days / 7, 1)
-    if days >= MIN_THERAPY_DAYS:
+        return
+    weeks = round(sure / 7, 1)
+    if sure >= MIN_THERAPY_DAYS:
         out.say("pass", "therapy.long_enough", weeks=weeks, ongoing=course.ongoing, end=_iso(course.end), **params)
-        return "pass"
+        return
+    if days >= MIN_THERAPY_DAYS:
+        out.say("review", "therapy.imprecise", weeks=weeks, most=round(days / 7, 1), end=_iso(course.end), **params)
+        return
     if course.ongoing:
         reaches = course.start + timedelta(days=MIN_THERAPY_DAYS)
         out.say("fail", "therapy.too_short_ongoing", weeks=weeks, reaches=reaches.isoformat(), **params)
-        return "fail"
+        return
     reasons = [e.source.status_reason for e in course.exposures if isinstance(e.source, MedicationFact)]
     stated = next((r for r in reasons if r), None)
     out.say("review", "therapy.stopped_early", weeks=weeks, end=_iso(course.end), why=stated, **params)
-    return "review"
 
 
 def _iso(day: date | None) -> str | None:
@@ -187,7 +215,7 @@ def _evidence(exp: Exposure) -> Evidence:
     return medication_evidence(exp.source, exp.therapy)
 
 
-def _ever(ctx: Context, out: Outcome, drugset: str, status: Status) -> None:
+def _given(ctx: Context, out: Outcome, drugset: str, status: Status) -> None:
     """Any record of a drug in `drugset` ever given (planned ones need a person's look)."""
     wanted = ctx.m.drugs_in(drugset)
     for fact in ctx.record.medications:
@@ -209,14 +237,14 @@ def _coded(ctx: Context, out: Outcome, status: Status, message: str) -> None:
     for proc in ctx.procedures("car_t_therapy"):
         out.say(status, message, label=proc.label, date=str(proc.start or "undated"))
         out.cite(procedure_evidence(proc, item="car_t_therapy"))
-    for cond in ctx.current_conditions("car_t_history"):
+    for cond in ctx.recorded("car_t_history"):
         out.say(status, message, label=cond.label, date=str(cond.first_known or "undated"))
         out.cite(condition_evidence(cond, item="car_t_history"))
 
 
 def prior_cd19_therapy(ctx: Context) -> CriterionResult:
     out = Outcome("prior_cd19_therapy", "exclusion")
-    _ever(ctx, out, "cd19_therapy", "fail")
+    _given(ctx, out, "cd19_therapy", "fail")
     _coded(ctx, out, "review", "exposure.car_t_target_unknown")
     if not any(f.status for f in out.findings):
         out.say("pass", "exposure.none", item="cd19_therapy")
@@ -225,7 +253,7 @@ def prior_cd19_therapy(ctx: Context) -> CriterionResult:
 
 def gene_therapy(ctx: Context) -> CriterionResult:
     out = Outcome("gene_therapy", "exclusion")
-    _ever(ctx, out, "gene_therapy", "fail")
+    _given(ctx, out, "gene_therapy", "fail")
     _coded(ctx, out, "fail", "exposure.car_t_is_gene_therapy")
     for proc in ctx.procedures("gene_therapy_procedure"):
         out.say("fail", "exposure.procedure", label=proc.label, date=str(proc.start or "undated"))

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime, time
 
 from matcher.codes.loader import Mappings
 from matcher.codes.model import Code
@@ -150,8 +149,10 @@ class RecordAssembler:
         target = subject.get("reference") if isinstance(subject, dict) else None
         if not isinstance(target, str) or not self._identities:
             return True
-        pid = self.patient_ref.split("/", 1)[1]
-        if target in self._identities or target.endswith(f"/Patient/{pid}") or target == f"urn:uuid:{pid}":
+        pid = self.patient.get("id") if self.patient else None
+        if target in self._identities or (
+            isinstance(pid, str) and (target.endswith(f"/Patient/{pid}") or target == f"urn:uuid:{pid}")
+        ):
             return True
         self._skipped.append(f"{ref}: refers to another subject")
         return False
@@ -235,9 +236,10 @@ class RecordAssembler:
         return self.medications.get(target)
 
 
-def _newest_first(obs: ObservationFact) -> tuple[Any, ...]:
-    # newest day first; within a day, the later time first; undated results last
+def _newest_first(obs: ObservationFact) -> tuple[int, float]:
+    """Newest first, by the instant when there is one (time zones included), else by the latest possible day."""
     if obs.when is None:
-        return (1, 0, 0.0)
-    stamp = obs.instant.timestamp() if obs.instant is not None and obs.instant.tzinfo is not None else 0.0
-    return (0, -obs.when.hi.toordinal(), -stamp)
+        return (1, 0.0)
+    if obs.instant is not None and obs.instant.tzinfo is not None:
+        return (0, -obs.instant.timestamp())
+    return (0, -datetime.combine(obs.when.hi, time(12), tzinfo=UTC).timestamp())

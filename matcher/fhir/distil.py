@@ -18,6 +18,7 @@ from matcher.record import (
     PatientFact,
     ProcedureFact,
     Quantity,
+    RefRange,
     parse_instant,
 )
 
@@ -34,6 +35,11 @@ _DROPPED_PROCEDURE = frozenset({"entered-in-error", "not-done"})
 
 _SUPPLY_DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "wk": 7.0, "week": 7.0, "mo": 30.4375, "a": 365.25}
 _GRADE = re.compile(r"(\d*)\s*([A-Ea-e])\b")
+#: BILAG-2004 grades nine organ systems; a count beyond that is a data error
+BILAG_SYSTEMS = 9
+#: an onset given as an age beyond this, or a supply beyond a century, is a data error
+MAX_AGE_YEARS = 150
+MAX_SUPPLY_DAYS = 36525.0
 
 
 class Malformed(Exception):
@@ -183,11 +189,11 @@ class Distiller:
                     value_codes=codings(value_cc),
                     value_text=value_text if isinstance(value_text, str) else None,
                     interpretation=tuple(c for cc in part.get("interpretation", []) for c in codings(cc)),
-                    ref_high=self._range_limit(part, "high"),
-                    ref_low=self._range_limit(part, "low"),
+                    ranges=self._ranges(part),
                     absent_reason=status_code(part.get("dataAbsentReason"))
                     or ("absent" if "dataAbsentReason" in part else None),
                     grades=_grades(part) if kind == "score" and self.m.scores[item].value == "grades" else (),
+                    value_display=value_text if isinstance(value_text, str) else _display(value_cc),
                 )
             )
         return out
@@ -240,7 +246,7 @@ class Distiller:
     # -- pieces ----------------------------------------------------------------------------------
 
     def _quantity(self, raw: object) -> Quantity | None:
-        if not isinstance(raw, dict) or not isinstance(raw.get("value"), int | float):
+        if not isinstance(raw, dict) or not _number(raw.get("value")):
             return None
         unit = resolve_unit(
             raw.get("code"), raw.get("unit"), raw.get("system"), self.m.unit_aliases, self.m.known_units
@@ -251,21 +257,19 @@ class Distiller:
     def _value_quantity(self, part: Json) -> Quantity | None:
         if "valueQuantity" in part:
             return self._quantity(part["valueQuantity"])
-        if isinstance(part.get("valueInteger"), int):
+        if _number(part.get("valueInteger")):
             return Quantity(float(part["valueInteger"]), None, None)
         return None
 
-    def _range_limit(self, part: Json, end: str) -> Quantity | None:
-        ranges = part.get("referenceRange", [])
-        if not isinstance(ranges, list):
-            return None
-        # prefer a range that applies to everyone (no appliesTo / age restriction), else the first one
-        ordered = sorted(
-            (r for r in ranges if isinstance(r, dict) and end in r), key=lambda r: "appliesTo" in r or "age" in r
-        )
-        for rng in ordered:
-            return self._quantity(rng[end])
-        return None
+    def _ranges(self, part: Json) -> tuple[RefRange, ...]:
+        """Every referenceRange with an upper limit; which one applies is decided with the patient's sex."""
+        out = []
+        for rng in _list(part.get("referenceRange")):
+            if "high" in rng:
+                applies = frozenset(c for cc in _list(rng.get("appliesTo")) for c in codings(cc))
+                restricted = bool(applies) or "age" in rng or "appliesTo" in rng
+                out.append(RefRange(self._quantity(rng["high"]), applies, restricted))
+        return tuple(out)
 
 
 def _onset_like(resource: Json, prefix: str, birth: PartialDate | None) -> PartialDate | None:
@@ -276,8 +280,8 @@ def _onset_like(resource: Json, prefix: str, birth: PartialDate | None) -> Parti
     if isinstance(period, dict):
         return PartialDate.parse(period.get("start") if prefix == "onset" else period.get("end") or period.get("start"))
     age = resource.get(f"{prefix}Age")
-    if isinstance(age, dict) and isinstance(age.get("value"), int | float) and birth is not None:
-        if age.get("code", "a") != "a":
+    if isinstance(age, dict) and _number(age.get("value")) and birth is not None:
+        if age.get("code", "a") != "a" or not 0 <= age["value"] <= MAX_AGE_YEARS:
             return None
         years = int(age["value"])
         try:
@@ -330,11 +334,12 @@ def _medication_period(resource: Json) -> tuple[PartialDate | None, PartialDate 
     start = start or PartialDate.parse(resource.get("authoredOn"))
     supply = None
     duration = dispense.get("expectedSupplyDuration")
-    if isinstance(duration, dict) and isinstance(duration.get("value"), int | float):
+    if isinstance(duration, dict) and _number(duration.get("value")):
         per = _SUPPLY_DAYS.get(str(duration.get("code") or duration.get("unit") or "").lower())
-        if per is not None:
-            repeats = dispense.get("numberOfRepeatsAllowed", 0)
-            supply = float(duration["value"]) * per * (1 + (repeats if isinstance(repeats, int) else 0))
+        repeats = dispense.get("numberOfRepeatsAllowed", 0)
+        if per is not None and duration["value"] >= 0 and isinstance(repeats, int) and repeats >= 0:
+            supply = float(duration["value"]) * per * (1 + repeats)
+            supply = supply if supply <= MAX_SUPPLY_DAYS else None  # a data error, not a prescription
     return start, end, supply
 
 
@@ -357,7 +362,19 @@ def _grades_in(part: Json) -> Iterator[str]:
             texts.append(cc["text"])
     for text in texts[:1]:
         for count, grade in _GRADE.findall(text):
-            yield from [grade.upper()] * (int(count) if count else 1)
+            yield from [grade.upper()] * min(int(count) if count else 1, BILAG_SYSTEMS)
+
+
+def _number(value: object) -> bool:
+    """A JSON number (true and false are not numbers, though Python's bool is an int)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _display(concept: object) -> str | None:
+    if not isinstance(concept, dict):
+        return None
+    text = label(concept)
+    return None if text == "(uncoded)" else text
 
 
 def _list(value: object) -> list[Json]:

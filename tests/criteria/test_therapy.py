@@ -77,7 +77,7 @@ def test_courses_do_not_join_across_a_long_gap():
         day = PartialDate.parse(ago(start))
         stop = PartialDate.parse(ago(end))
         assert day and stop
-        return Exposure(fact, "mtx", day.lo, stop.lo, False, 30)
+        return Exposure(fact, "mtx", day.lo, stop.lo, False, 30, day.lo, stop.lo)
 
     joined = courses([exp(300, 260), exp(250, 200)])
     apart = courses([exp(300, 260), exp(150, 100)])
