@@ -123,3 +123,17 @@ def test_openapi_documents_the_routes_and_their_errors(client):
     assert {"200", "400", "401", "422"} <= set(match["responses"])
     assert "MatchResultOut" in json.dumps(match["responses"]["200"])
     assert "/health" in spec["paths"]
+
+
+def test_without_a_fhir_server_the_bundled_fixtures_are_the_source():
+    bundle = json.loads((FIXTURES / "hbsag_positive.json").read_text())
+    pid = bundle["entry"][0]["resource"]["id"]
+    with TestClient(create_app(Settings(_env_file=None))) as client:
+        response = client.get(f"/patients/{pid}/match", params={"as_of": "2026-06-30"})
+        missing = client.get("/patients/not-a-fixture/match")
+        bad_id = client.get("/patients/has spaces!/match")
+    assert response.status_code == 200
+    assert response.json()["verdict"] == "ineligible"
+    assert response.headers["x-cache"] == "miss"
+    assert missing.status_code == 404 and outcome(missing)["code"] == "not-found"
+    assert bad_id.status_code == 400
