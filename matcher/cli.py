@@ -30,6 +30,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
 
 
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
+        raise argparse.ArgumentTypeError(f"not a shard K/N with 0 <= K < N: {text!r}")
+    return int(index), int(count)
+
+
 def _as_of(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -55,6 +62,37 @@ def build_parser() -> argparse.ArgumentParser:
         default="json",
         help="json (the contract's ranked list) or a table for people",
     )
+
+    nightly = commands.add_parser(
+        "nightly", help="match the whole hospital: find candidates, evaluate, store the run, write the report"
+    )
+    nightly.add_argument("--as-of", type=_as_of, default=None, help="the date of the question (default: today)")
+    nightly.add_argument(
+        "--out", type=Path, default=None, help="folder for the report files (default: WORK_DIR/report)"
+    )
+    nightly.add_argument("--group", default=None, help="only members of this FHIR Group")
+    nightly.add_argument("--bulk", action="store_true", help="use Bulk Data $export instead of per-patient searches")
+    nightly.add_argument(
+        "--since",
+        default=None,
+        help="with --bulk: export only what changed since this instant, or 'auto' (the last export)",
+    )
+    nightly.add_argument(
+        "--shard",
+        type=_shard,
+        default=(0, 1),
+        metavar="K/N",
+        help="this worker's share of the candidates, K in 0..N-1 (e.g. a Kubernetes Indexed Job)",
+    )
+    nightly.add_argument("--resume", action="store_true", help="continue the unfinished run of this night and shard")
+    nightly.add_argument("--batch", default=None, help="name of the night's batch (default: AS_OF/MODE/GROUP)")
+
+    runs = commands.add_parser("runs", help="list the stored runs")
+    runs.add_argument("--limit", type=int, default=20)
+
+    changes = commands.add_parser("diff", help="what changed between two runs (default: the last two nights)")
+    changes.add_argument("runs", nargs="*", help="RUN_A RUN_B (ids or id prefixes)")
+    changes.add_argument("--json", action="store_true", help="JSON instead of lines for people")
 
     serve = commands.add_parser("serve", help="start the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
@@ -127,12 +165,35 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
-COMMANDS = {"match": _match, "rank": _rank, "serve": _serve}
+def _nightly(args: argparse.Namespace, settings: Settings) -> int:
+    # the job's modules load only for the job (SQLAlchemy, alembic)
+    from matcher.jobs.run import run_nightly  # noqa: PLC0415
+
+    return run_nightly(args, settings, checked_mappings(settings), _dump)
+
+
+def _runs(args: argparse.Namespace, settings: Settings) -> int:
+    from matcher.jobs.run import list_runs  # noqa: PLC0415
+
+    sys.stdout.write(list_runs(settings, args.limit))
+    return ExitCode.OK
+
+
+def _diff(args: argparse.Namespace, settings: Settings) -> int:
+    from matcher.jobs.run import show_diff  # noqa: PLC0415
+
+    sys.stdout.write(show_diff(settings, args.runs, as_json=args.json))
+    return ExitCode.OK
+
+
+COMMANDS = {"match": _match, "rank": _rank, "serve": _serve, "nightly": _nightly, "runs": _runs, "diff": _diff}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for chatty in ("alembic", "httpx", "httpcore"):  # a line per request or migration step is noise here
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         settings = Settings()
     except ValidationError as exc:

@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2
     BAD_MAPPINGS = 3
     UPSTREAM = 4
+    INCOMPLETE = 5  # a nightly run that did not finish every patient (resume it with --resume)
 
 
 class TrialmatchError(Exception):

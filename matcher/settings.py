@@ -59,8 +59,14 @@ class Settings(BaseSettings):
     #: fetched patient data is cached this long (seconds; 0 turns the cache off), for at most this many patients
     cache_ttl: float = Field(300.0, ge=0)
     cache_max_patients: int = Field(1024, ge=1)
-    #: where runs are stored (SQLite file by default)
+    #: where runs are stored; default a SQLite file in the work folder
     database_url: str | None = None
+    #: the nightly job's working folder (its SQLite database, bulk exports) and default report folder
+    work_dir: Path = Path("var")
+    #: patients evaluated at once by the nightly job (each with up to fhir_concurrency searches)
+    nightly_concurrency: int = Field(4, ge=1)
+    #: how the funnel finds ICD-style prefixes: scan (any server) or below (servers that support :below)
+    funnel_prefixes: Literal["scan", "below"] = "scan"
     #: development only: a static bearer token the API accepts
     api_token: SecretStr | None = None
     #: folders of site mapping files read after mappings/ (separated by commas)
@@ -69,6 +75,10 @@ class Settings(BaseSettings):
     debug: bool = False
     #: largest request body the API accepts, in bytes
     max_body_bytes: int = 50 * 1024 * 1024
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.work_dir / 'trialmatch.db'}"
 
     @property
     def auth_mode(self) -> Literal["none", "bearer", "smart"]:

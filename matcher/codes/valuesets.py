@@ -32,18 +32,23 @@ class ValueSetIndex:
         self._excluded_prefix: dict[Code, set[str]] = {}
         self._prefix_systems: set[str] = set()
         self.titles: dict[str, str] = {}
+        #: value set -> (exact codes, prefixes as written), for searching a server by code
+        self.members: dict[str, tuple[list[Code], list[Code]]] = {}
 
     def add(
         self, valueset: str, systems: Iterable[str], codes: Iterable[str], prefixes: Iterable[str], tier: Tier
     ) -> None:
         member = Membership(valueset, tier)
         codes, prefixes = list(codes), list(prefixes)
+        exact, written = self.members.setdefault(valueset, ([], []))
         for system in systems:
             for code in codes:
                 self._exact.setdefault(Code(system, code), []).append(member)
+                exact.append(Code(system, code))
             for prefix in prefixes:
                 self._prefix_systems.add(system)
                 self._prefix.setdefault(Code(system, normalise_prefix_code(prefix)), []).append(member)
+                written.append(Code(system, prefix))
 
     def exclude(self, valueset: str, systems: Iterable[str], codes: Iterable[str], prefixes: Iterable[str]) -> None:
         codes, prefixes = list(codes), list(prefixes)

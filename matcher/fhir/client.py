@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -73,8 +74,16 @@ class FhirClient:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
 
-    async def send(self, path: str, budget: Budget, params: Params | None = None) -> httpx.Response:
-        """GET with retries on 429/502/503/504 and connection errors; a 401 renews the token once."""
+    async def send(
+        self,
+        path: str,
+        budget: Budget,
+        params: Params | None = None,
+        *,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """A request with retries on 429/502/503/504 and connection errors; a 401 renews the token once."""
         url = self.url(path)
         if _origin(url) != self._origin:
             raise UpstreamError("the server pointed outside itself; not followed", url=_safe(url))
@@ -83,8 +92,8 @@ class FhirClient:
             budget.spend()
             retry_after: float | None = None
             try:
-                headers = {"Accept": FHIR_JSON, **(await self.auth.headers(self.http))}
-                response = await self.http.get(url, params=_query(params), headers=headers)
+                sent = {"Accept": FHIR_JSON, **(headers or {}), **(await self.auth.headers(self.http))}
+                response = await self.http.request(method, url, params=_query(params), headers=sent)
             except httpx.TimeoutException:
                 failure: UpstreamError = UpstreamTimeoutError("the FHIR server did not answer in time", url=_safe(url))
             except httpx.TransportError as exc:
@@ -110,6 +119,45 @@ class FhirClient:
                 raise failure
             log.info("retrying %s in %.2fs (attempt %d): %s", _safe(url), pause, attempt + 1, failure)
             await self.sleep(pause)
+            attempt += 1
+
+    async def download(self, url: str, dest: Path, budget: Budget, *, authenticated: bool) -> int:
+        """Stream a file to disk (Bulk Data output); retried whole on transient failures. Returns its bytes.
+
+        The token goes only to this server: a file elsewhere that requires it is refused.
+        """
+        same_server = _origin(url) == self._origin
+        if authenticated and not same_server:
+            raise UpstreamError("an export file on another host asks for our token; not sent", url=_safe(url))
+        attempt = 0
+        while True:
+            budget.spend()
+            headers = {"Accept": "application/fhir+ndjson"}
+            if authenticated:
+                headers.update(await self.auth.headers(self.http))
+            try:
+                async with self.http.stream("GET", url, headers=headers) as response:
+                    if response.status_code == 200:
+                        size = 0
+                        with dest.open("wb") as out:
+                            async for chunk in response.aiter_bytes():
+                                out.write(chunk)
+                                size += len(chunk)
+                        return size
+                    if response.status_code not in RETRY_STATUSES:
+                        raise UpstreamError(
+                            "an export file could not be downloaded", url=_safe(url), status=response.status_code
+                        )
+                    failure = UpstreamError(
+                        "an export file is not available yet", url=_safe(url), status=response.status_code
+                    )
+            except httpx.TimeoutException:
+                failure = UpstreamTimeoutError("an export file download timed out", url=_safe(url))
+            except httpx.TransportError as exc:
+                failure = UpstreamError(f"an export file download failed ({type(exc).__name__})", url=_safe(url))
+            if attempt >= self.policy.retries:
+                raise failure
+            await self.sleep(self.policy.delay(attempt, None, self.rng))
             attempt += 1
 
     async def read(self, rtype: str, rid: str, budget: Budget) -> dict[str, Any] | None:

@@ -50,14 +50,18 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
-def fetcher(settings: Settings, mappings: Mappings, http: httpx.AsyncClient) -> PatientFetcher:
+def fhir_client(settings: Settings, http: httpx.AsyncClient) -> FhirClient:
     assert settings.fhir_base_url
-    client = FhirClient(
+    return FhirClient(
         settings.fhir_base_url,
         http,
         auth=make_auth(settings),
         policy=RetryPolicy(settings.fhir_retries, settings.fhir_backoff, settings.fhir_backoff_max),
     )
+
+
+def server_source(settings: Settings, mappings: Mappings, client: FhirClient) -> ServerSource:
+    """A FHIR server as a patient source: the fetcher with the settings' limits, behind the cache."""
     options = FetchOptions(
         concurrency=settings.fhir_concurrency,
         page_size=settings.fhir_page_size,
@@ -66,7 +70,9 @@ def fetcher(settings: Settings, mappings: Mappings, http: httpx.AsyncClient) -> 
         budget=settings.fhir_request_budget,
         deadline=settings.fhir_deadline,
     )
-    return PatientFetcher(client, mappings, options)
+    return ServerSource(
+        PatientFetcher(client, mappings, options), ttl=settings.cache_ttl, maxsize=settings.cache_max_patients
+    )
 
 
 @asynccontextmanager
@@ -76,6 +82,4 @@ async def open_source(settings: Settings, mappings: Mappings) -> AsyncIterator[P
         yield LocalSource(default_fixtures_dir())
         return
     async with http_client(settings) as http:
-        yield ServerSource(
-            fetcher(settings, mappings, http), ttl=settings.cache_ttl, maxsize=settings.cache_max_patients
-        )
+        yield server_source(settings, mappings, fhir_client(settings, http))

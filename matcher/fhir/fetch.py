@@ -136,7 +136,7 @@ class PatientFetcher:
         param = "combo-code" if "combo-code" in _search_params(caps, "Observation") else "code"
         return [
             [*base, (param, ",".join(chunk))]
-            for chunk in _chunks(self.observation_codes, self.options.max_url_length - 200)
+            for chunk in chunk_codes(self.observation_codes, self.options.max_url_length - 200)
         ]
 
     async def _search(
@@ -214,7 +214,7 @@ def _includes(caps: dict[str, Any], rtype: str, default: str) -> set[str]:
     return {default} if "*" in listed else listed
 
 
-def _chunks(codes: Iterable[str], limit: int) -> list[list[str]]:
+def chunk_codes(codes: Iterable[str], limit: int) -> list[list[str]]:
     """Codes split so that each comma-joined list stays under `limit` characters."""
     out: list[list[str]] = [[]]
     size = 0

@@ -13,6 +13,7 @@ import orjson
 from cachetools import TTLCache
 
 from matcher.errors import PatientNotFoundError
+from matcher.fhir.client import Budget
 from matcher.fhir.fetch import Fetched, PatientFetcher
 
 log = logging.getLogger("trialmatch.fhir")
@@ -24,6 +25,10 @@ class PatientSource(Protocol):
     name: str
 
     async def fetch(self, patient_id: str) -> Fetched: ...
+
+    async def whereabouts(self, patient_id: str) -> tuple[str, str | None]:
+        """Why a patient is no longer a candidate: gone (deleted), merged (into another), or left."""
+        ...
 
 
 class ServerSource:
@@ -63,6 +68,19 @@ class ServerSource:
         finally:
             del self._inflight[patient_id]
 
+    async def whereabouts(self, patient_id: str) -> tuple[str, str | None]:
+        client = self.fetcher.client
+        patient = await client.read("Patient", patient_id, Budget(5, what=f"Patient/{patient_id}"))
+        if patient is None:
+            return "gone", "deleted on the FHIR server"
+        for link in patient.get("link", []) or []:
+            other = (link.get("other") or {}).get("reference") if isinstance(link, dict) else None
+            if isinstance(link, dict) and link.get("type") == "replaced-by" and isinstance(other, str):
+                return "merged", f"replaced by {other}"
+        if patient.get("active") is False:
+            return "gone", "marked inactive on the FHIR server"
+        return "left", "no longer has one of the seven diseases on record"
+
     def forget(self, patient_id: str | None = None) -> None:
         if self._cache is not None:
             if patient_id is None:
@@ -79,7 +97,8 @@ class LocalSource:
         self.name = f"bundled fixtures ({folder})"
         self._index: dict[str, Path] | None = None
 
-    def _patients(self) -> dict[str, Path]:
+    def index(self) -> dict[str, Path]:
+        """Patient id -> the fixture Bundle holding that patient."""
         if self._index is None:
             index: dict[str, Path] = {}
             for path in sorted(self.folder.rglob("*.json")):
@@ -95,11 +114,16 @@ class LocalSource:
             self._index = index
         return self._index
 
+    async def whereabouts(self, patient_id: str) -> tuple[str, str | None]:
+        if patient_id not in self.index():
+            return "gone", "no longer among the bundled fixtures"
+        return "left", "no longer has one of the seven diseases on record"
+
     def patient_ids(self) -> list[str]:
-        return sorted(self._patients())
+        return sorted(self.index())
 
     async def fetch(self, patient_id: str) -> Fetched:
-        path = self._patients().get(patient_id)
+        path = self.index().get(patient_id)
         if path is None:
             raise PatientNotFoundError(patient_id, source=self.name)
         bundle = orjson.loads(path.read_bytes())

@@ -11,7 +11,7 @@ import respx
 
 from matcher.errors import PatientNotFoundError
 from matcher.fhir.client import FhirClient
-from matcher.fhir.fetch import Fetched, FetchOptions, PatientFetcher, _chunks
+from matcher.fhir.fetch import Fetched, FetchOptions, PatientFetcher, chunk_codes
 from matcher.fhir.source import ServerSource
 
 BASE = "https://fhir.example/r4"
@@ -121,7 +121,7 @@ async def test_unknown_patient(mappings):
 
 def test_long_code_lists_are_split_under_the_url_limit():
     codes = [f"{i:05d}-1" for i in range(1000)]
-    chunks = _chunks(codes, 500)
+    chunks = chunk_codes(codes, 500)
     assert [c for chunk in chunks for c in chunk] == codes
     assert all(len(",".join(chunk)) <= 500 for chunk in chunks)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
+import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -12,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -47,6 +51,7 @@ def sekmet(workdir: Path, extra_settings: str = "") -> Iterator[str]:
     """SEKMET in passive mode (no simulator, no inbound validation) on a free loopback port."""
     if not SEKMET.exists():
         subprocess.run([str(ROOT / "scripts" / "install-sekmet")], check=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}/fhir"
     config = workdir / "settings.yaml"
@@ -90,8 +95,11 @@ def serve_app(app: Starlette) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def flaky_proxy(upstream: str, *, fail_every: int, statuses: tuple[int, ...] = (429, 503)) -> Starlette:
-    """Forwards to `upstream`, but answers every `fail_every`-th request with 429 or 503 (Retry-After: 0)."""
+def flaky_proxy(
+    upstream: str, *, fail_every: int = 0, statuses: tuple[int, ...] = (429, 503), delay: float = 0.0
+) -> Starlette:
+    """Forwards to `upstream`, answering every `fail_every`-th request with 429 or 503 (Retry-After: 0),
+    and every request `delay` seconds late (a slow server)."""
     counter = itertools.count(1)
     failing = itertools.cycle(statuses)
     origin = upstream.rsplit("/fhir", 1)[0]
@@ -107,7 +115,9 @@ def flaky_proxy(upstream: str, *, fail_every: int, statuses: tuple[int, ...] = (
         return Response("ok")
 
     async def forward(request: Request) -> Response:
-        if next(counter) % fail_every == 0:
+        if delay:
+            await asyncio.sleep(delay)
+        if fail_every and next(counter) % fail_every == 0:
             return Response(status_code=next(failing), headers={"Retry-After": "0"})
         url = f"{origin}{request.url.path}"
         answer = await clients[0].get(url, params=request.query_params, headers={"accept": "application/fhir+json"})
@@ -129,3 +139,55 @@ def silent_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/fhir"
     finally:
         listener.close()
+
+
+def _pg_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries not found: run scripts/install-postgres")
+    return found[-1].parent
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: commands run as the postgres user then."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@contextlib.contextmanager
+def postgres(workdir: Path) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port; yields a server URL without a database."""
+    bindir = _pg_bin()
+    data = workdir / "pgdata"
+    sockets = workdir / "sockets"
+    sockets.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres")
+        shutil.chown(sockets, "postgres")
+    subprocess.run(
+        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    options = f"-p {port} -k {sockets} -h 127.0.0.1 -c fsync=off"
+    subprocess.run(
+        _as_postgres(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(workdir / "postgres.log"), "-w", "start"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+
+
+def create_database(server: str, name: str) -> str:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"

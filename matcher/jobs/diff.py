@@ -1,0 +1,121 @@
+"""What changed between two runs: new candidates, changed verdicts (and the criteria that moved), drop-outs,
+patients deleted or merged on the server."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from matcher.jobs.models import Result
+
+CANDIDATE = ("eligible", "possibly_eligible")
+
+
+@dataclass
+class Change:
+    patient: str
+    before: str | None  # verdict, or how the patient left (gone, merged, left, error)
+    after: str | None
+    cohort: str | None = None
+    #: criterion id -> (status before, status after)
+    moved: dict[str, tuple[str, str]] = field(default_factory=dict)
+    detail: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "patient": f"Patient/{self.patient}",
+            "before": self.before,
+            "after": self.after,
+            "cohort": self.cohort,
+            "moved": {k: list(v) for k, v in self.moved.items()},
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Diff:
+    new: list[Change] = field(default_factory=list)
+    changed: list[Change] = field(default_factory=list)
+    dropped: list[Change] = field(default_factory=list)
+    removed: list[Change] = field(default_factory=list)  # deleted or merged on the server
+    unchanged: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "new_candidates": [c.as_json() for c in self.new],
+            "verdict_changed": [c.as_json() for c in self.changed],
+            "dropped_out": [c.as_json() for c in self.dropped],
+            "deleted_or_merged": [c.as_json() for c in self.removed],
+            "unchanged": self.unchanged,
+        }
+
+
+def _statuses(result: Result | None) -> dict[str, str]:
+    if result is None or not result.result:
+        return {}
+    return {c["id"]: c["status"] for c in result.result.get("criteria", [])}
+
+
+def _state(result: Result | None) -> str | None:
+    if result is None:
+        return None
+    return result.verdict if result.outcome == "evaluated" else result.outcome
+
+
+def _candidate(result: Result | None) -> bool:
+    return (
+        result is not None
+        and result.outcome == "evaluated"
+        and result.verdict in CANDIDATE
+        and result.cohort is not None
+    )
+
+
+def diff(before: Mapping[str, Result], after: Mapping[str, Result]) -> Diff:
+    out = Diff()
+    for pid in sorted(set(before) | set(after)):
+        a, b = before.get(pid), after.get(pid)
+        latest = b if b is not None else a
+        change = Change(pid, _state(a), _state(b), cohort=latest.cohort if latest is not None else None)
+        if b is not None and b.outcome in ("gone", "merged"):
+            if a is not None and a.outcome not in ("gone", "merged"):
+                change.detail = b.detail
+                out.removed.append(change)
+            continue
+        moved = {cid: (sa, sb) for cid, sb in _statuses(b).items() if (sa := _statuses(a).get(cid)) and sa != sb}
+        change.moved = moved
+        if _candidate(b) and not _candidate(a):
+            out.new.append(change)
+        elif _candidate(a) and not _candidate(b):
+            change.detail = b.detail if b is not None else None
+            out.dropped.append(change)
+        elif (
+            _candidate(a) and _candidate(b) and (a is not None and b is not None) and (a.verdict != b.verdict or moved)
+        ):
+            out.changed.append(change)
+        else:
+            out.unchanged += 1
+    return out
+
+
+def render(d: Diff) -> str:
+    """The changes as lines for a person."""
+    lines = [
+        f"{len(d.new)} new candidates, {len(d.changed)} changed, {len(d.dropped)} dropped out, "
+        f"{len(d.removed)} deleted or merged, {d.unchanged} unchanged"
+    ]
+    for title, items in (
+        ("new", d.new),
+        ("changed", d.changed),
+        ("dropped out", d.dropped),
+        ("deleted or merged", d.removed),
+    ):
+        for c in items:
+            moved = "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in sorted(c.moved.items()))
+            extra = f" ({c.detail})" if c.detail else ""
+            lines.append(
+                f"  {title:<17} Patient/{c.patient}: {c.before or '-'} -> {c.after or '-'}{extra}"
+                + (f"  [{moved}]" if moved else "")
+            )
+    return "\n".join(lines) + "\n"

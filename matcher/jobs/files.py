@@ -1,0 +1,77 @@
+"""The files a nightly run leaves for people and other systems: candidates, changes, summary, a short report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from matcher.jobs.diff import render
+from matcher.jobs.nightly import NightlyOutcome
+from matcher.trial import TRIAL_ID
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write next to the target and rename, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def ranked_json(outcome: NightlyOutcome) -> dict[str, Any]:
+    return {"trial": TRIAL_ID, "as_of": outcome.run.as_of.isoformat(), "candidates": outcome.candidates}
+
+
+def write_run_files(outcome: NightlyOutcome) -> list[Path]:
+    folder = outcome.report_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    run = outcome.run
+    about = {
+        "run": run.id,
+        "batch": run.batch,
+        "status": run.status,
+        "as_of": run.as_of.isoformat(),
+        "source": run.source,
+        "matcher": run.matcher_version,
+        "mappings": run.mappings_digest,
+        "summary": outcome.summary,
+    }
+    files = {
+        "candidates.json": ranked_json(outcome),
+        "summary.json": about,
+        "changes.json": outcome.changes.as_json() if outcome.changes else None,
+    }
+    written = []
+    for name, payload in files.items():
+        path = folder / name
+        write_atomically(path, orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n")
+        written.append(path)
+    report = folder / "report.txt"
+    write_atomically(report, _report(outcome).encode())
+    written.append(report)
+    return written
+
+
+def _report(outcome: NightlyOutcome) -> str:
+    """A plain summary for coordinators (the full report is rendered elsewhere from the same files)."""
+    run, s = outcome.run, outcome.summary
+    lines = [
+        f"{TRIAL_ID} nightly run {run.id} ({run.status}) as of {run.as_of.isoformat()}, source {run.source}",
+        f"screened {s['screened']} patients with one of the diseases in {s['seconds']} s, "
+        f"{s['requests_sent']} FHIR requests, {s['errors']} errors",
+        "verdicts: " + (", ".join(f"{k} {v}" for k, v in sorted(s["verdicts"].items())) or "none"),
+        "",
+        "candidates (eligible first):",
+    ]
+    for c in outcome.candidates:
+        if c["verdict"] == "ineligible":
+            continue
+        open_items = ", ".join(m["need"] for m in c["missing"][:3])
+        lines.append(
+            f"  {c['verdict']:<17} {c['cohort'] or '-':<9} {c['score']:.2f}  {c['patient']}"
+            + (f"  needs: {open_items}" if open_items else "")
+        )
+    lines += ["", "changes since the previous run:", render(outcome.changes) if outcome.changes else "  (first run)"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,12 @@
+"""Alembic environment: migrations run on the connection trialmatch hands over (see jobs/store.py)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from matcher.jobs.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,118 @@
+"""The shell of the nightly commands: settings in, a run out, files written, one line per fact on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import orjson
+
+from matcher.codes.loader import Mappings
+from matcher.errors import ExitCode, InputError
+from matcher.jobs.diff import diff, render
+from matcher.jobs.files import ranked_json, write_run_files
+from matcher.jobs.nightly import Nightly, NightlyOptions
+from matcher.jobs.store import Store
+from matcher.jobs.wiring import open_job
+from matcher.settings import Settings
+
+log = logging.getLogger("trialmatch.jobs")
+
+
+def run_nightly(args: argparse.Namespace, settings: Settings, mappings: Mappings, dump: Callable[[Any], None]) -> int:
+    if args.since and not args.bulk:
+        raise InputError("--since applies to --bulk runs only")
+    if args.bulk and args.shard != (0, 1):
+        raise InputError("--bulk exports the whole hospital once: it does not combine with --shard")
+    as_of = args.as_of or date.today()
+    out = args.out or settings.work_dir / "report"
+    opts = NightlyOptions(
+        as_of=as_of,
+        out=out,
+        group=args.group,
+        shard=args.shard,
+        resume=args.resume,
+        batch=args.batch,
+        concurrency=settings.nightly_concurrency,
+        mode="bulk" if args.bulk else "funnel",
+        since=args.since,
+    )
+    store = Store(settings.database)
+    try:
+        outcome = asyncio.run(_run(settings, mappings, store, opts, bulk=args.bulk))
+    finally:
+        store.close()
+    files = write_run_files(outcome)
+    dump(ranked_json(outcome))
+    s = outcome.summary
+    print(
+        f"trialmatch: run {outcome.run.id} {outcome.run.status}: {s['screened']} patients screened, "
+        f"{s['errors']} errors, {s['requests_sent']} FHIR requests, {s['seconds']} s",
+        file=sys.stderr,
+    )
+    print(f"trialmatch: results stored in {_safe_url(settings.database)}", file=sys.stderr)
+    print(f"trialmatch: report written to {files[0].parent}", file=sys.stderr)
+    return ExitCode.OK if outcome.complete else ExitCode.INCOMPLETE
+
+
+async def _run(settings: Settings, mappings: Mappings, store: Store, opts: NightlyOptions, *, bulk: bool) -> Any:
+    async with open_job(settings, mappings) as parts:
+        if bulk:
+            from matcher.jobs.bulk_run import BulkNightly  # noqa: PLC0415
+
+            return await BulkNightly(parts, store, mappings, settings.work_dir).run(opts)
+        return await Nightly(parts.source, parts.finder, store, mappings).run(opts)
+
+
+def list_runs(settings: Settings, limit: int) -> str:
+    store = Store(settings.database)
+    try:
+        rows = store.runs(limit)
+    finally:
+        store.close()
+    lines = [f"{'run':<36}  {'batch':<28} {'shard':>5}  {'status':<10} {'screened':>8} {'errors':>6}  started"]
+    for r in rows:
+        s = r.summary or {}
+        lines.append(
+            f"{r.id}  {r.batch:<28} {r.shard_index}/{r.shard_count:<3}  {r.status:<10} "
+            f"{s.get('screened', '-'):>8} {s.get('errors', '-'):>6}  {r.started_at:%Y-%m-%d %H:%M}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def show_diff(settings: Settings, ids: list[str], *, as_json: bool) -> str:
+    store = Store(settings.database)
+    try:
+        if len(ids) == 2:
+            runs = [store.run(i) for i in ids]
+            if None in runs:
+                raise InputError(f"no such run: {ids[runs.index(None)]}")
+            before, after = (store.batch_results(r.batch) for r in runs if r is not None)
+        elif not ids:
+            latest = next((r for r in store.runs(200) if r.status == "complete"), None)
+            previous = store.previous_batch(latest) if latest else None
+            if latest is None or previous is None:
+                raise InputError("fewer than two complete nights are stored: nothing to compare")
+            before, after = store.batch_results(previous), store.batch_results(latest.batch)
+        else:
+            raise InputError("diff takes two runs, or none (the last two nights)")
+    finally:
+        store.close()
+    changes = diff(before, after)
+    if as_json:
+        return orjson.dumps(changes.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    return render(changes)
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url

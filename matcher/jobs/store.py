@@ -1,0 +1,217 @@
+"""The run history in a real database: SQLite by default, PostgreSQL by URL; schema kept by alembic migrations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import sessionmaker
+
+from matcher.jobs.models import Result, Run, Target
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: rows written per statement when a run's targets are stored
+_CHUNK = 1000
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for `url`; plain postgresql:// URLs use psycopg 3, SQLite waits for concurrent shards."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the shard that writes
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the latest migration (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Runs, targets and results; every write is idempotent (an upsert), so a resumed run never duplicates."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_for(url)
+        migrate(self.engine)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        *,
+        batch: str,
+        shard: tuple[int, int],
+        mode: str,
+        source: str,
+        group: str | None,
+        as_of: date,
+        versions: dict[str, Any],
+        since: str | None = None,
+    ) -> Run:
+        run = Run(
+            id=str(uuid.uuid4()),
+            batch=batch,
+            shard_index=shard[0],
+            shard_count=shard[1],
+            mode=mode,
+            source=source,
+            group_id=group,
+            as_of=as_of,
+            started_at=now(),
+            status="running",
+            matcher_version=versions["matcher"],
+            mappings_digest=versions["mappings"],
+            mappings_files=versions.get("files", {}),
+            requests_sent=0,
+            since=since,
+        )
+        with self.session.begin() as s:
+            s.add(run)
+        return run
+
+    def resumable(self, batch: str, shard: tuple[int, int]) -> Run | None:
+        """The latest unfinished run of this batch and shard, if any."""
+        with self.session() as s:
+            return s.scalars(
+                select(Run)
+                .where(
+                    Run.batch == batch,
+                    Run.shard_index == shard[0],
+                    Run.shard_count == shard[1],
+                    Run.status.in_(("running", "incomplete")),
+                )
+                .order_by(Run.started_at.desc())
+            ).first()
+
+    def update_run(self, run_id: str, **values: Any) -> Run:
+        with self.session.begin() as s:
+            run = s.get_one(Run, run_id)
+            for key, value in values.items():
+                setattr(run, key, value)
+        return run
+
+    def run(self, run_id: str) -> Run | None:
+        """A run by id, or by a unique prefix of its id."""
+        with self.session() as s:
+            exact = s.get(Run, run_id)
+            if exact is not None:
+                return exact
+            found = s.scalars(select(Run).where(Run.id.startswith(run_id))).all()
+            return found[0] if len(found) == 1 else None
+
+    def runs(self, limit: int = 20) -> Sequence[Run]:
+        with self.session() as s:
+            return s.scalars(select(Run).order_by(Run.started_at.desc()).limit(limit)).all()
+
+    def batch_runs(self, batch: str) -> Sequence[Run]:
+        with self.session() as s:
+            return s.scalars(select(Run).where(Run.batch == batch).order_by(Run.started_at)).all()
+
+    def previous_batch(self, before: Run, *, like: Run | None = None) -> str | None:
+        """The latest other batch with a complete run of the same kind (mode, group, source) as `like`."""
+        like = like or before
+        with self.session() as s:
+            return s.scalars(
+                select(Run.batch)
+                .where(
+                    Run.batch != before.batch,
+                    Run.status == "complete",
+                    Run.mode == like.mode,
+                    Run.group_id.is_(None) if like.group_id is None else Run.group_id == like.group_id,
+                    Run.source == like.source,
+                    Run.started_at < before.started_at,
+                )
+                .order_by(Run.started_at.desc())
+            ).first()
+
+    # -- targets -----------------------------------------------------------------------------------
+
+    def set_targets(self, run_id: str, patient_ids: Iterable[str]) -> None:
+        rows = [{"run_id": run_id, "patient_id": pid} for pid in sorted(set(patient_ids))]
+        with self.session.begin() as s:
+            for i in range(0, len(rows), _CHUNK):
+                s.execute(self._insert(Target).values(rows[i : i + _CHUNK]).on_conflict_do_nothing())
+
+    def targets(self, run_id: str) -> list[str]:
+        with self.session() as s:
+            return list(s.scalars(select(Target.patient_id).where(Target.run_id == run_id).order_by(Target.patient_id)))
+
+    # -- results -----------------------------------------------------------------------------------
+
+    def record(
+        self,
+        run_id: str,
+        patient_id: str,
+        outcome: str,
+        result: dict[str, Any] | None = None,
+        detail: str | None = None,
+    ) -> None:
+        values = {
+            "run_id": run_id,
+            "patient_id": patient_id,
+            "outcome": outcome,
+            "verdict": result.get("verdict") if result else None,
+            "cohort": result.get("cohort") if result else None,
+            "score": result.get("score") if result else None,
+            "result": result,
+            "detail": detail,
+            "recorded_at": now(),
+        }
+        statement = self._insert(Result).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["run_id", "patient_id"],
+            set_={k: statement.excluded[k] for k in values if k not in ("run_id", "patient_id")},
+        )
+        with self.session.begin() as s:
+            s.execute(statement)
+
+    def finished(self, run_id: str) -> set[str]:
+        """Patients this run needs not do again (anything but an error)."""
+        with self.session() as s:
+            return set(s.scalars(select(Result.patient_id).where(Result.run_id == run_id, Result.outcome != "error")))
+
+    def results(self, run_ids: Iterable[str]) -> dict[str, Result]:
+        """Patient id -> result, over several runs (a batch's shards); the latest recording wins."""
+        with self.session() as s:
+            rows = s.scalars(select(Result).where(Result.run_id.in_(list(run_ids))).order_by(Result.recorded_at))
+            return {r.patient_id: r for r in rows}
+
+    def batch_results(self, batch: str) -> dict[str, Result]:
+        return self.results(r.id for r in self.batch_runs(batch))
+
+    def _insert(self, table: type[Any]) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
