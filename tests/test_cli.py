@@ -142,3 +142,43 @@ def test_rank_table_for_people(capsysbinary):
     assert lines[0] == "NCT07161193 candidates as of 2026-06-30 (2 patients)"
     assert "eligible" in lines[3] and "sle" in lines[3]
     assert lines[4].split()[1] == "ineligible" and lines[4].endswith("hepatitis_b")
+
+
+def test_nightly_on_the_embedded_default_then_runs_and_diff(capsysbinary, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIALMATCH_WORK_DIR", str(tmp_path))
+    monkeypatch.delenv("TRIALMATCH_FHIR_BASE_URL", raising=False)
+    monkeypatch.delenv("TRIALMATCH_DATABASE_URL", raising=False)
+    code, ranked, err = run(capsysbinary, "nightly", *AS_OF, "--batch", "night-1")
+    assert code == 0, err
+    _, everyone, _ = run(capsysbinary, "rank", str(FIXTURES), *AS_OF)
+    assert [c["patient"] for c in ranked["candidates"]] == [
+        c["patient"] for c in everyone["candidates"] if c["cohort"] is not None
+    ]
+    assert (tmp_path / "trialmatch.db").is_file() and (tmp_path / "report" / "report.txt").is_file()
+    code, _, err = run(capsysbinary, "diff")
+    assert code == 2 and "fewer than two complete nights" in err
+    assert run(capsysbinary, "nightly", *AS_OF, "--batch", "night-2")[0] == 0
+    code = main(["diff"])
+    out = capsysbinary.readouterr().out.decode()
+    assert code == 0 and out.startswith("0 new candidates, 0 changed, 0 dropped out, 0 deleted or merged")
+    assert main(["runs"]) == 0
+    assert "night-2" in capsysbinary.readouterr().out.decode()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nightly", "--shard", "2/2"], "not a shard"),
+        (["nightly", "--since", "auto"], "--since applies to --bulk runs only"),
+        (["nightly", "--bulk"], "--bulk needs a FHIR server"),
+    ],
+)
+def test_nightly_refuses_what_cannot_work(capsysbinary, tmp_path, monkeypatch, argv, message):
+    monkeypatch.setenv("TRIALMATCH_WORK_DIR", str(tmp_path))
+    monkeypatch.delenv("TRIALMATCH_FHIR_BASE_URL", raising=False)
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    assert message in capsysbinary.readouterr().err.decode()

@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
@@ -98,6 +98,17 @@ class Store:
             since=since,
         )
         with self.session.begin() as s:
+            # an older run of this batch and shard that never finished (killed, not resumed) is not running
+            s.execute(
+                update(Run)
+                .where(
+                    Run.batch == batch,
+                    Run.shard_index == shard[0],
+                    Run.shard_count == shard[1],
+                    Run.status == "running",
+                )
+                .values(status="incomplete")
+            )
             s.add(run)
         return run
 

@@ -1,0 +1,110 @@
+"""The run history on SQLite (PostgreSQL in tests/integration): idempotent writes, resuming, batches, diffs."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from matcher.jobs.diff import diff, render
+from matcher.jobs.funnel import in_shard, shard_of
+from matcher.jobs.store import Store
+
+VERSIONS = {"matcher": "0.1.0", "mappings": "abc", "files": {"labs.toml": "1"}}
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store(f"sqlite:///{tmp_path / 'runs.db'}")
+    yield s
+    s.close()
+
+
+def start(store: Store, batch: str, shard: tuple[int, int] = (0, 1)):
+    return store.start_run(
+        batch=batch, shard=shard, mode="funnel", source="test", group=None, as_of=date(2026, 6, 30), versions=VERSIONS
+    )
+
+
+def result(verdict: str, cohort: str | None = "ra", **statuses: str) -> dict:
+    return {
+        "verdict": verdict,
+        "cohort": cohort,
+        "score": 0.9,
+        "criteria": [{"id": k, "status": v} for k, v in statuses.items()],
+    }
+
+
+def test_recording_twice_keeps_one_row_with_the_latest_values(store):
+    run = start(store, "n1")
+    store.set_targets(run.id, ["p1", "p2", "p1"])
+    store.record(run.id, "p1", "error", detail="server down")
+    store.record(run.id, "p1", "evaluated", result("eligible"))
+    rows = store.results([run.id])
+    assert list(rows) == ["p1"] and rows["p1"].outcome == "evaluated" and rows["p1"].verdict == "eligible"
+    assert store.targets(run.id) == ["p1", "p2"]
+    assert store.finished(run.id) == {"p1"}
+
+
+def test_an_unfinished_run_is_found_for_its_batch_and_shard(store):
+    run = start(store, "n1", (1, 2))
+    assert store.resumable("n1", (1, 2)).id == run.id
+    assert store.resumable("n1", (0, 2)) is None
+    store.update_run(run.id, status="complete")
+    assert store.resumable("n1", (1, 2)) is None
+    assert store.run(run.id[:8]).id == run.id
+
+
+def test_the_previous_complete_batch_of_the_same_kind(store):
+    first = start(store, "n1")
+    store.update_run(first.id, status="complete")
+    failed = start(store, "n2")
+    store.update_run(failed.id, status="failed")
+    third = start(store, "n3")
+    assert store.previous_batch(third) == "n1"
+
+
+def test_diff_names_new_changed_dropped_and_removed():
+    before = {
+        "stays": _row("evaluated", result("possibly_eligible", liver_function="unknown")),
+        "worse": _row("evaluated", result("eligible", liver_function="pass")),
+        "merged": _row("evaluated", result("eligible")),
+        "same": _row("evaluated", result("ineligible")),
+    }
+    after = {
+        "stays": _row("evaluated", result("eligible", liver_function="pass")),
+        "worse": _row("evaluated", result("ineligible", liver_function="fail")),
+        "merged": _row("merged", None, detail="replaced by Patient/x"),
+        "same": _row("evaluated", result("ineligible")),
+        "fresh": _row("evaluated", result("eligible")),
+        "no-disease": _row("evaluated", result("ineligible", cohort=None)),
+    }
+    d = diff(before, after)
+    assert [c.patient for c in d.new] == ["fresh"]
+    assert [(c.patient, c.moved) for c in d.changed] == [("stays", {"liver_function": ("unknown", "pass")})]
+    assert [(c.patient, c.moved) for c in d.dropped] == [("worse", {"liver_function": ("pass", "fail")})]
+    assert [(c.patient, c.detail) for c in d.removed] == [("merged", "replaced by Patient/x")]
+    assert d.unchanged == 2
+    assert "1 new candidates, 1 changed, 1 dropped out, 1 deleted or merged" in render(d)
+
+
+def _row(outcome: str, res: dict | None, detail: str | None = None):
+    class Row:
+        pass
+
+    row = Row()
+    row.outcome, row.result, row.detail = outcome, res, detail
+    row.verdict = res["verdict"] if res else None
+    row.cohort = res["cohort"] if res else None
+    return row
+
+
+def test_shards_are_stable_and_cover_everyone_once():
+    ids = [f"patient-{i}" for i in range(1000)]
+    parts = [in_shard(ids, (k, 4)) for k in range(4)]
+    assert set().union(*parts) == set(ids)
+    assert sum(len(p) for p in parts) == len(ids)
+    assert all(150 < len(p) < 350 for p in parts)
+    # CRC32 of the id: the same on every machine and Python (unlike hash(), which is salted per process)
+    assert shard_of("patient-1", 4) == 2500870048 % 4  # zlib.crc32(b"patient-1")
