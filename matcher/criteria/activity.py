@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from matcher.criteria.cohort import Cohort, Threshold
-from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over
+from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over, without_cohort
 from matcher.criteria.context import Context
 from matcher.criteria.measure import Pick, fmt, observation_evidence, pick, read_score
 from matcher.outcome import CriterionResult, Outcome, Status
 
 
 def disease_activity(ctx: Context, cohort: Cohort | None) -> CriterionResult:
-    out = Outcome("disease_activity", "inclusion")
     if cohort is None:
-        out.say("unknown", "cohort.none").need("need.diagnosis")
-        return out.result(cohort_specific=True)
+        return without_cohort("disease_activity")
+    out = Outcome("disease_activity", "inclusion")
     rule = cohort.activity
     if rule.mode == "none":
         out.say("pass", "activity.no_threshold", cohort=cohort.id)

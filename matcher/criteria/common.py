@@ -6,7 +6,7 @@ from typing import Any
 
 from matcher.codes.model import Code
 from matcher.criteria.measure import Pick, observation_evidence, shown
-from matcher.outcome import Outcome, Status
+from matcher.outcome import CriterionResult, Outcome, Status
 
 SYSTEM_NAMES = {
     "http://loinc.org": "LOINC",
@@ -16,6 +16,12 @@ SYSTEM_NAMES = {
     "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
     "urn:trialmatch:disease-activity": "urn:trialmatch:disease-activity",
 }
+
+
+def without_cohort(cid: str) -> CriterionResult:
+    """A cohort-specific inclusion for a patient with none of the seven diseases: nothing to judge it by."""
+    out = Outcome(cid, "inclusion").say("unknown", "cohort.none").need("need.diagnosis")
+    return out.result(cohort_specific=True)
 
 
 def code_label(code: Code) -> str:

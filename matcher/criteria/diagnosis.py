@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from matcher.criteria.cohort import Cohort
+from matcher.criteria.common import without_cohort
 from matcher.criteria.context import UNCONFIRMED, Context, activity_on, condition_evidence
 from matcher.criteria.measure import observation_evidence, pick, read_polarity
 from matcher.outcome import CriterionResult, Outcome, Status
@@ -52,10 +53,9 @@ def _supporting_serology(ctx: Context, out: Outcome, cohort: Cohort) -> None:
 
 
 def disease_duration(ctx: Context, cohort: Cohort | None) -> CriterionResult:
-    out = Outcome("disease_duration", "inclusion")
     if cohort is None:
-        out.say("unknown", "cohort.none").need("need.diagnosis")
-        return out.result(cohort_specific=True)
+        return without_cohort("disease_duration")
+    out = Outcome("disease_duration", "inclusion")
     cutoff = months_before(ctx.as_of, MIN_DURATION_MONTHS)
     dated = [(c, c.first_known) for c in qualifying(ctx, cohort) if c.first_known is not None]
     if not dated:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from matcher.criteria.cohort import Cohort
-from matcher.criteria.common import code_label
+from matcher.criteria.common import code_label, without_cohort
 from matcher.criteria.context import Context, condition_evidence, procedure_evidence
 from matcher.criteria.measure import observation_evidence, pick, read_polarity
 from matcher.outcome import CriterionResult, Outcome, Status
 
 
 def organ_involvement(ctx: Context, cohort: Cohort | None) -> CriterionResult:
-    out = Outcome("organ_involvement", "inclusion")
     if cohort is None:
-        out.say("unknown", "cohort.none").need("need.diagnosis")
-        return out.result(cohort_specific=True)
+        return without_cohort("organ_involvement")
+    out = Outcome("organ_involvement", "inclusion")
     rule = cohort.organ
     if rule is None:
         return out.say("pass", "organ.not_required", cohort=cohort.id).result(cohort_specific=True)

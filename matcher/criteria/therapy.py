@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from matcher.criteria.cohort import Cohort
+from matcher.criteria.common import without_cohort
 from matcher.criteria.context import Context, condition_evidence, procedure_evidence
 from matcher.outcome import CriterionResult, Evidence, Outcome, Param, Status
 from matcher.record import MedicationFact, ProcedureFact
@@ -160,10 +161,9 @@ def _course(therapy: str, exposures: list[Exposure], end: date | None) -> Course
 
 
 def refractory(ctx: Context, cohort: Cohort | None) -> CriterionResult:
-    out = Outcome("refractory", "inclusion")
     if cohort is None:
-        out.say("unknown", "cohort.none").need("need.diagnosis")
-        return out.result(cohort_specific=True)
+        return without_cohort("refractory")
+    out = Outcome("refractory", "inclusion")
     found = courses(_exposures(ctx, cohort))
     if not found:
         out.say("unknown", "therapy.none", cohort=cohort.id)
