@@ -143,18 +143,27 @@ class PatientFetcher:
         self, rtype: str, params: list[tuple[str, str]], patient_id: str, budget: Budget, gate: asyncio.Semaphore
     ) -> list[dict[str, Any]]:
         async with gate:
-            for _ in range(2):
-                target = patient_id if self.patient_style == "id" else f"Patient/{patient_id}"
-                try:
-                    return [
-                        e["resource"] async for e in self.client.search(rtype, [("patient", target), *params], budget)
-                    ]
-                except UpstreamError as exc:
-                    if exc.status != 400 or self.patient_style == "reference":
-                        raise
-                    log.info("%s search refused patient=<id>; trying patient=Patient/<id>", rtype)
-                    self.patient_style = "reference"
-            raise AssertionError("unreachable")
+            style = self.patient_style
+            try:
+                return await self._collect(rtype, params, patient_id, style, budget)
+            except UpstreamError as exc:
+                if exc.status != 400 or style == "reference":
+                    raise
+                log.info("%s search refused patient=<id>; trying patient=Patient/<id>", rtype)
+                found = await self._collect(rtype, params, patient_id, "reference", budget)
+                self.patient_style = "reference"  # learnt only once the other form has worked
+                return found
+
+    async def _collect(
+        self,
+        rtype: str,
+        params: list[tuple[str, str]],
+        patient_id: str,
+        style: Literal["id", "reference"],
+        budget: Budget,
+    ) -> list[dict[str, Any]]:
+        target = patient_id if style == "id" else f"Patient/{patient_id}"
+        return [e["resource"] async for e in self.client.search(rtype, [("patient", target), *params], budget)]
 
     async def _missing_medications(
         self, found: list[dict[str, Any]], seen: set[tuple[Any, Any]], budget: Budget

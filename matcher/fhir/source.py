@@ -55,7 +55,10 @@ class ServerSource:
         self._inflight[patient_id] = future
         try:
             fetched = await self.fetcher.fetch(patient_id)
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved here, so an unawaited future does not warn
             raise
