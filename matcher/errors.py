@@ -8,8 +8,11 @@
     │   ├── PatientCountError            a Bundle without exactly one Patient
     │   ├── InvalidResourceError         a resource a criterion reads fails FHIR validation
     │   └── PatientNotFoundError         the FHIR source has no such patient (HTTP 404)
+    ├── ConfigurationError               a setting is missing or wrong (a key file ...)     exit 2
+    ├── DatabaseError                    the run history database failed                     exit 1
     └── UpstreamError                    the FHIR server failed us (HTTP 502)               exit 4
         ├── UpstreamTimeoutError         ... or did not answer in time (HTTP 504)
+        ├── BudgetExceededError          ... or one patient needed more requests than allowed
         └── AuthorizationError           ... or its token endpoint refused our credentials
 
 Errors are translated once: the CLI maps them to exit codes (cli.py), the API to an OperationOutcome
@@ -103,5 +106,19 @@ class UpstreamTimeoutError(UpstreamError):
     """The FHIR server did not answer within the configured timeout (or retries ran out on timeouts)."""
 
 
+class BudgetExceededError(UpstreamError):
+    """One piece of work (a patient) needed more requests than its budget: about it, not the server."""
+
+
 class AuthorizationError(UpstreamError):
     """The token endpoint refused the client credentials, or the server kept refusing the token."""
+
+
+class ConfigurationError(TrialmatchError):
+    """A setting is missing or points at something unusable (a key file, a database URL)."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class DatabaseError(TrialmatchError):
+    """The run history database could not be opened, migrated or written."""

@@ -193,6 +193,7 @@ TEMPLATES: dict[str, str] = {
     "genetically modified cells are gene therapy",
     "exposure.procedure": "gene therapy procedure recorded: {label} ({date})",
     "exposure.none": "no {item} recorded",
+    "exposure.unidentified": "{reference} names a Medication that could not be found: it could be this therapy",
 }
 
 NEEDS: dict[str, str] = {
@@ -205,6 +206,7 @@ NEEDS: dict[str, str] = {
     "need.therapy": "the standard therapies for {cohort} given so far, with start and end dates ({weeks} weeks needed)",
     "need.hcg": "a negative hCG ({code}) at screening for a woman of child-bearing potential",
     "need.exact": "an exact {item} result ({code}): {value} does not settle it",
+    "need.medication": "the Medication that {reference} refers to",
 }
 
 

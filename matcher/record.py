@@ -167,6 +167,8 @@ class PatientRecord:
     procedures: tuple[ProcedureFact, ...] = ()
     #: what was left out while reading (resource references and why), for the result's notes
     skipped: tuple[str, ...] = ()
+    #: medication uses whose drug could not be identified (their Medication was not found)
+    unidentified_medications: tuple[str, ...] = ()
 
     def results(self, item: str) -> tuple[ObservationFact, ...]:
         return self.observations.get(item, ())

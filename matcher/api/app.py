@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from matcher import __version__
 from matcher.api import outcome
 from matcher.api.schemas import HealthOut, MatchResultOut, OperationOutcomeOut
-from matcher.fhir.connect import open_source
+from matcher.fhir.connect import make_auth, open_source
 from matcher.fhir.source import PatientSource
 from matcher.pipeline import checked_mappings, match_bundle
 from matcher.serialize import result_json
@@ -63,6 +63,8 @@ def create_app(
     """The API; `today` and the patient `source` are injected so tests can pin the date and the server."""
     settings = settings or Settings()
     mappings = checked_mappings(settings)
+    if settings.fhir_base_url:
+        make_auth(settings)  # a missing key file or token is said now, in one line, not inside the server
     open_patients = source or (lambda: open_source(settings, mappings))
 
     @asynccontextmanager

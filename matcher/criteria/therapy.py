@@ -242,10 +242,19 @@ def _coded(ctx: Context, out: Outcome, status: Status, message: str) -> None:
         out.cite(condition_evidence(cond, item="car_t_history"))
 
 
+def _unidentified(ctx: Context, out: Outcome) -> None:
+    """A medication use whose drug cannot be identified might be the therapy in question: not a pass."""
+    for ref in ctx.record.unidentified_medications:
+        out.say("unknown", "exposure.unidentified", reference=ref)
+        out.cite(Evidence(reference=ref, value="medication not identified"))
+        out.need("need.medication", reference=ref)
+
+
 def prior_cd19_therapy(ctx: Context) -> CriterionResult:
     out = Outcome("prior_cd19_therapy", "exclusion")
     _given(ctx, out, "cd19_therapy", "fail")
     _coded(ctx, out, "review", "exposure.car_t_target_unknown")
+    _unidentified(ctx, out)
     if not any(f.status for f in out.findings):
         out.say("pass", "exposure.none", item="cd19_therapy")
     return out.result()
@@ -258,6 +267,7 @@ def gene_therapy(ctx: Context) -> CriterionResult:
     for proc in ctx.procedures("gene_therapy_procedure"):
         out.say("fail", "exposure.procedure", label=proc.label, date=str(proc.start or "undated"))
         out.cite(procedure_evidence(proc, item="gene_therapy_procedure"))
+    _unidentified(ctx, out)
     if not any(f.status for f in out.findings):
         out.say("pass", "exposure.none", item="gene_therapy")
     return out.result()

@@ -11,6 +11,7 @@ from matcher.codes.valuesets import Tier
 from matcher.criteria.horizon import horizon
 from matcher.errors import InvalidResourceError
 from matcher.fhir.distil import Distiller, Json, Malformed, codings, label, observation_time, reference_of
+from matcher.fhir.refs import target_id
 from matcher.fhir.validate import validate
 from matcher.record import (
     ConditionFact,
@@ -43,6 +44,9 @@ class MedicationIndex:
             self._by_key[f"Medication/{rid}"] = resource
         if full_url:
             self._by_key[full_url] = resource
+
+    def __contains__(self, medication_id: str) -> bool:
+        return f"Medication/{medication_id}" in self._by_key
 
     def get(self, reference: str) -> Json | None:
         found = self._by_key.get(reference)
@@ -80,6 +84,7 @@ class RecordAssembler:
         self._med_uses: list[tuple[Json, str]] = []
         self._procedures: list[tuple[Json, str, Mapping[str, tuple[Tier, Code]]]] = []
         self._skipped: list[str] = []
+        self._unidentified: list[str] = []
 
     def set_patient(self, resource: Json, full_url: str | None = None) -> None:
         ref = reference_of(resource, full_url or "Patient/(no id)")
@@ -157,6 +162,15 @@ class RecordAssembler:
         self._skipped.append(f"{ref}: refers to another subject")
         return False
 
+    def medication_references(self) -> set[str]:
+        """Ids of the Medication resources this patient's medication uses point to (contained ones aside)."""
+        out = set()
+        for resource, _ in self._med_uses:
+            mid = target_id(resource.get("medicationReference"), "Medication")
+            if mid:
+                out.add(mid)
+        return out
+
     def build(self) -> PatientRecord:
         if self.patient is None:
             raise InvalidResourceError("no Patient resource", reference="Patient/(missing)")
@@ -185,6 +199,7 @@ class RecordAssembler:
             medications=tuple(self._medications()),
             procedures=tuple(procedures),
             skipped=tuple(self._skipped),
+            unidentified_medications=tuple(self._unidentified),
         )
 
     def _medications(self) -> list[MedicationFact]:
@@ -213,6 +228,7 @@ class RecordAssembler:
             if medication is None:
                 if isinstance(target, str):
                     self._skipped.append(f"{ref}: medication {target} not found")
+                    self._unidentified.append(ref)
                 return (), "(unknown medication)", None
             codes = list(codings(medication.get("code")))
             for ingredient in medication.get("ingredient", []) or []:

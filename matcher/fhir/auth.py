@@ -13,7 +13,7 @@ import httpx
 import jwt
 from cachetools import TTLCache
 
-from matcher.errors import AuthorizationError, UpstreamError, UpstreamTimeoutError
+from matcher.errors import AuthorizationError, ConfigurationError, UpstreamError, UpstreamTimeoutError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: a token is renewed this many seconds before it expires
@@ -27,15 +27,15 @@ class Auth(Protocol):
 
     async def headers(self, client: httpx.AsyncClient) -> dict[str, str]: ...
 
-    def invalidate(self) -> None:
-        """The server answered 401: forget any cached credential so the next call fetches a new one."""
+    def invalidate(self, used: str | None = None) -> None:
+        """The server answered 401 to `used` (the Authorization header sent): forget that credential."""
 
 
 class NoAuth:
     async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
         return {}
 
-    def invalidate(self) -> None:
+    def invalidate(self, used: str | None = None) -> None:
         return None
 
 
@@ -46,7 +46,7 @@ class BearerAuth:
     async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
         return self._header
 
-    def invalidate(self) -> None:
+    def invalidate(self, used: str | None = None) -> None:
         return None
 
 
@@ -87,7 +87,7 @@ class SmartBackendAuth:
         try:
             pem = key_file.read_text(encoding="ascii")
         except OSError as exc:
-            raise AuthorizationError(f"cannot read the SMART private key {key_file}: {exc.strerror}") from None
+            raise ConfigurationError(f"cannot read the SMART private key {key_file}: {exc.strerror}") from None
         return cls(private_key=pem, **kwargs)  # type: ignore[arg-type]
 
     async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
@@ -97,8 +97,11 @@ class SmartBackendAuth:
                 token = self._tokens.get("token") or await self._fetch(client)
         return {"Authorization": f"Bearer {token}"}
 
-    def invalidate(self) -> None:
-        self._tokens.clear()
+    def invalidate(self, used: str | None = None) -> None:
+        """Forget the token, unless another request has already replaced the one that was refused."""
+        current = self._tokens.get("token")
+        if used is None or current is None or used == f"Bearer {current}":
+            self._tokens.clear()
 
     def assertion(self, token_url: str) -> str:
         now = int(self._clock())
@@ -121,7 +124,7 @@ class SmartBackendAuth:
             raise UpstreamTimeoutError("SMART configuration did not answer in time", url=url) from None
         except httpx.TransportError as exc:
             raise UpstreamError(f"SMART configuration unreachable ({type(exc).__name__})", url=url) from None
-        endpoint = response.json().get("token_endpoint") if response.status_code == 200 else None
+        endpoint = _json_object(response).get("token_endpoint") if response.status_code == 200 else None
         if not isinstance(endpoint, str):
             raise AuthorizationError(
                 "no token_endpoint in the SMART configuration", url=url, status=response.status_code
@@ -146,12 +149,22 @@ class SmartBackendAuth:
             raise AuthorizationError(
                 "the token endpoint refused the client credentials", url=token_url, status=response.status_code
             )
-        body = response.json()
+        body = _json_object(response)
         token = body.get("access_token")
         if not isinstance(token, str):
             raise AuthorizationError("the token endpoint answered without an access_token", url=token_url, status=200)
-        expires_in = float(body.get("expires_in", 300))
+        lifetime = body.get("expires_in", 300)
+        expires_in = float(lifetime) if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) else 300.0
         ttl = max(expires_in - EXPIRY_MARGIN, 1.0)
         self._tokens = TTLCache(maxsize=1, ttl=ttl, timer=self._ttl_timer)
         self._tokens["token"] = token
         return token
+
+
+def _json_object(response: httpx.Response) -> dict[str, object]:
+    """The JSON object an OAuth or SMART endpoint answered; empty when it answered anything else."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -87,7 +87,11 @@ class BulkExporter:
         while True:
             response = await self.client.send(status_url, budget, headers={"Accept": "application/json"})
             if response.status_code == 200:
-                return _manifest(response.json(), status_url)
+                try:
+                    body = response.json()
+                except ValueError:
+                    raise UpstreamError("the export manifest is not JSON", url=status_url, status=200) from None
+                return _manifest(body, status_url)
             if response.status_code != 202:
                 raise UpstreamError("the export failed", url=status_url, status=response.status_code)
             wait = parse_retry_after(response.headers.get("retry-after"))

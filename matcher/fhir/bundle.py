@@ -32,7 +32,7 @@ def record_from_bundle(
         raise NotABundleError("not a FHIR resource (no resourceType)", source=source)
     if bundle["resourceType"] != "Bundle":
         raise NotABundleError(f"a {bundle['resourceType']!s:.40} resource, not a Bundle", source=source)
-    entries = bundle.get("entry", [])
+    entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise NotABundleError("Bundle.entry is not a list", source=source)
 

@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
-from matcher.errors import AuthorizationError, UpstreamError, UpstreamTimeoutError
+from matcher.errors import AuthorizationError, BudgetExceededError, UpstreamError, UpstreamTimeoutError
 from matcher.fhir.auth import Auth, NoAuth
 
 log = logging.getLogger("trialmatch.fhir")
@@ -35,10 +35,15 @@ class Budget:
     what: str = "this request"
     spent: int = 0
 
-    def spend(self) -> None:
+    def spend(self, now: float) -> None:
         if self.spent >= self.limit:
-            raise UpstreamError(f"request budget of {self.limit} spent on {self.what}")
+            raise BudgetExceededError(f"request budget of {self.limit} spent on {self.what}")
+        if now >= self.deadline:
+            raise UpstreamTimeoutError(f"the time allowed for {self.what} ran out")
         self.spent += 1
+
+    def remaining(self, now: float) -> float:
+        return self.deadline - now
 
 
 @dataclass
@@ -66,6 +71,8 @@ class FhirClient:
     clock: Callable[[], float] = time.monotonic
     rng: Callable[[], float] = random.random
     _capabilities: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    #: requests sent over the client's life (every attempt), for run summaries
+    sent: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -89,11 +96,17 @@ class FhirClient:
             raise UpstreamError("the server pointed outside itself; not followed", url=_safe(url))
         attempt, renewed = 0, False
         while True:
-            budget.spend()
+            budget.spend(self.clock())
+            self.sent += 1
             retry_after: float | None = None
+            token: str | None = None
             try:
-                sent = {"Accept": FHIR_JSON, **(headers or {}), **(await self.auth.headers(self.http))}
-                response = await self.http.request(method, url, params=_query(params), headers=sent)
+                credentials = await self.auth.headers(self.http)
+                token = credentials.get("Authorization")
+                sent = {"Accept": FHIR_JSON, **(headers or {}), **credentials}
+                response = await self.http.request(
+                    method, url, params=_query(params), headers=sent, timeout=self._timeout(budget)
+                )
             except httpx.TimeoutException:
                 failure: UpstreamError = UpstreamTimeoutError("the FHIR server did not answer in time", url=_safe(url))
             except httpx.TransportError as exc:
@@ -102,7 +115,7 @@ class FhirClient:
                 status = response.status_code
                 if status == 401 and not renewed:
                     renewed = True
-                    self.auth.invalidate()
+                    self.auth.invalidate(token)
                     continue
                 if status not in RETRY_STATUSES:
                     if status == 401:
@@ -121,6 +134,19 @@ class FhirClient:
             await self.sleep(pause)
             attempt += 1
 
+    def _timeout(self, budget: Budget) -> httpx.Timeout:
+        """The client's timeouts, cut short so that no request outlives the budget's deadline."""
+        default = self.http.timeout
+        remaining = budget.remaining(self.clock())
+        if remaining == float("inf"):
+            return default
+        return httpx.Timeout(
+            min(default.read or remaining, remaining),
+            connect=min(default.connect or remaining, remaining),
+            write=min(default.write or remaining, remaining),
+            pool=min(default.pool or remaining, remaining),
+        )
+
     async def download(self, url: str, dest: Path, budget: Budget, *, authenticated: bool) -> int:
         """Stream a file to disk (Bulk Data output); retried whole on transient failures. Returns its bytes.
 
@@ -131,7 +157,8 @@ class FhirClient:
             raise UpstreamError("an export file on another host asks for our token; not sent", url=_safe(url))
         attempt = 0
         while True:
-            budget.spend()
+            budget.spend(self.clock())
+            self.sent += 1
             headers = {"Accept": "application/fhir+ndjson"}
             if authenticated:
                 headers.update(await self.auth.headers(self.http))
@@ -194,12 +221,29 @@ class FhirClient:
             try:
                 response = await self.send("metadata", budget)
                 self._capabilities = _resource(response, "CapabilityStatement") if response.status_code == 200 else {}
+            except (AuthorizationError, BudgetExceededError, UpstreamTimeoutError):
+                raise
             except UpstreamError as exc:
-                if isinstance(exc, AuthorizationError):
-                    raise
+                # the server will not say: searches work everywhere; do not ask again for every patient
                 log.warning("no CapabilityStatement from %s: %s", self.base_url, exc)
-                return {}
+                self._capabilities = {}
         return self._capabilities
+
+
+def query_chunks(url: str, name: str, values: list[str], others: list[tuple[str, str]], limit: int) -> list[str]:
+    """Values joined with commas, in as few chunks as keep each whole URL (percent-encoded) under `limit`."""
+    fixed = len(str(httpx.URL(url, params=[*others, (name, "")])))
+    room = max(limit - fixed, 1)
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for value in values:
+        cost = len(quote(value, safe="")) + (3 if chunks[-1] else 0)  # an encoded comma joins them
+        if chunks[-1] and size + cost > room:
+            chunks.append([])
+            size, cost = 0, cost - 3
+        chunks[-1].append(value)
+        size += cost
+    return [",".join(chunk) for chunk in chunks if chunk]
 
 
 def parse_retry_after(value: str | None) -> float | None:

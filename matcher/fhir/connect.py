@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 
 from matcher.codes.loader import Mappings
-from matcher.errors import AuthorizationError
+from matcher.errors import ConfigurationError
 from matcher.fhir.auth import Auth, BearerAuth, NoAuth, SmartBackendAuth
 from matcher.fhir.client import FhirClient, RetryPolicy
 from matcher.fhir.fetch import FetchOptions, PatientFetcher
@@ -20,11 +20,11 @@ def make_auth(settings: Settings) -> Auth:
     mode = settings.auth_mode
     if mode == "bearer":
         if settings.fhir_token is None:
-            raise AuthorizationError("TRIALMATCH_FHIR_AUTH=bearer needs TRIALMATCH_FHIR_TOKEN")
+            raise ConfigurationError("TRIALMATCH_FHIR_AUTH=bearer needs TRIALMATCH_FHIR_TOKEN")
         return BearerAuth(settings.fhir_token.get_secret_value())
     if mode == "smart":
         if not settings.smart_client_id or not settings.smart_key_file or not settings.fhir_base_url:
-            raise AuthorizationError(
+            raise ConfigurationError(
                 "SMART Backend Services needs TRIALMATCH_SMART_CLIENT_ID and TRIALMATCH_SMART_KEY_FILE"
             )
         return SmartBackendAuth.from_key_file(

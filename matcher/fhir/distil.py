@@ -52,7 +52,7 @@ def codings(concept: object) -> tuple[Code, ...]:
         return ()
     if not isinstance(concept, dict):
         raise Malformed
-    found = concept.get("coding", [])
+    found = concept.get("coding") or []
     if not isinstance(found, list):
         raise Malformed
     return tuple(
@@ -69,7 +69,7 @@ def label(concept: object) -> str:
     text = concept.get("text")
     if isinstance(text, str) and text.strip():
         return text.strip()
-    for coding in concept.get("coding", []):
+    for coding in _list(concept.get("coding")):
         if isinstance(coding, dict):
             shown = coding.get("display") or coding.get("code")
             if isinstance(shown, str) and shown:
@@ -81,8 +81,8 @@ def status_code(concept: object) -> str | None:
     """The code of a status CodeableConcept (clinicalStatus, verificationStatus)."""
     if not isinstance(concept, dict):
         return None
-    for coding in concept.get("coding", []):
-        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+    for coding in _list(concept.get("coding")):
+        if isinstance(coding.get("code"), str):
             return str(coding["code"])
     return None
 
@@ -111,7 +111,7 @@ class Distiller:
             if hit:
                 found.append((resource, code, hit))
                 break
-        components = resource.get("component", [])
+        components = resource.get("component") or []
         if not isinstance(components, list):
             raise Malformed
         for comp in components:
@@ -188,7 +188,7 @@ class Distiller:
                     quantity=self._value_quantity(part),
                     value_codes=codings(value_cc),
                     value_text=value_text if isinstance(value_text, str) else None,
-                    interpretation=tuple(c for cc in part.get("interpretation", []) for c in codings(cc)),
+                    interpretation=tuple(c for cc in _list(part.get("interpretation")) for c in codings(cc)),
                     ranges=self._ranges(part),
                     absent_reason=status_code(part.get("dataAbsentReason"))
                     or ("absent" if "dataAbsentReason" in part else None),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from matcher.codes.loader import Mappings
 from matcher.errors import PatientNotFoundError, UpstreamError
-from matcher.fhir.client import Budget, FhirClient
+from matcher.fhir.client import Budget, FhirClient, query_chunks
+from matcher.fhir.refs import target_id
+from matcher.fhir.validate import READ_TYPES
 
 log = logging.getLogger("trialmatch.fhir")
 
@@ -73,6 +74,8 @@ class PatientFetcher:
         if self._use_everything(caps):
             try:
                 resources = await self._everything(patient_id, budget)
+                seen = {(r.get("resourceType"), r.get("id")) for r in resources}
+                resources += await self._missing_medications(resources, seen, budget)
                 return Fetched(patient_id, resources, budget.spent, method="everything")
             except UpstreamError as exc:
                 if self.options.everything == "always" or exc.status not in (400, 403, 405, 501):
@@ -89,9 +92,9 @@ class PatientFetcher:
     async def _everything(self, patient_id: str, budget: Budget) -> list[dict[str, Any]]:
         path = f"Patient/{patient_id}/$everything"
         try:
-            resources = [
-                e["resource"] async for e in self.client.search(path, {"_count": str(self.options.page_size)}, budget)
-            ]
+            # only the types the criteria read (servers that ignore _type send more; it is dropped on reading)
+            query = {"_count": str(self.options.page_size), "_type": ",".join(READ_TYPES)}
+            resources = [e["resource"] async for e in self.client.search(path, query, budget)]
         except UpstreamError as exc:
             if exc.status in (404, 410):
                 raise PatientNotFoundError(patient_id) from None
@@ -131,12 +134,19 @@ class PatientFetcher:
             base.append(("_include", include))
         if rtype != "Observation":
             return [base]
-        # only the codes the criteria read: by code alone (every system), filtered exactly on our side;
-        # combo-code also finds a QTc inside an ECG panel's components
-        param = "combo-code" if "combo-code" in _search_params(caps, "Observation") else "code"
+        # only the codes the criteria read: by code alone (every system), filtered exactly on our side.
+        # combo-code also finds a QTc inside an ECG panel's components; without it, a second search
+        # by component-code does
+        supported = _search_params(caps, "Observation")
+        params = ["combo-code"] if "combo-code" in supported else ["code", "component-code"]
+        # the patient parameter is added per search: leave room for it
+        others = [*base, ("patient", "Patient/" + "x" * 64)]
         return [
-            [*base, (param, ",".join(chunk))]
-            for chunk in chunk_codes(self.observation_codes, self.options.max_url_length - 200)
+            [*base, (param, chunk)]
+            for param in params
+            for chunk in query_chunks(
+                self.client.url("Observation"), param, self.observation_codes, others, self.options.max_url_length
+            )
         ]
 
     async def _search(
@@ -169,13 +179,7 @@ class PatientFetcher:
         self, found: list[dict[str, Any]], seen: set[tuple[Any, Any]], budget: Budget
     ) -> list[dict[str, Any]]:
         """Medications a use refers to that the server did not include: read them one by one."""
-        wanted = {
-            ref.split("/")[-1]
-            for r in found
-            if isinstance(r.get("medicationReference"), dict)
-            and isinstance(ref := r["medicationReference"].get("reference"), str)
-            and "Medication/" in ref
-        }
+        wanted = {mid for r in found if (mid := target_id(r.get("medicationReference"), "Medication"))}
         out = []
         for mid in sorted(wanted):
             if ("Medication", mid) not in seen:
@@ -221,16 +225,3 @@ def _includes(caps: dict[str, Any], rtype: str, default: str) -> set[str]:
         return {default}  # the server does not say: ask, and read what is missing afterwards
     listed = set(entry.get("searchInclude") or [])
     return {default} if "*" in listed else listed
-
-
-def chunk_codes(codes: Iterable[str], limit: int) -> list[list[str]]:
-    """Codes split so that each comma-joined list stays under `limit` characters."""
-    out: list[list[str]] = [[]]
-    size = 0
-    for code in codes:
-        if out[-1] and size + len(code) + 1 > limit:
-            out.append([])
-            size = 0
-        out[-1].append(code)
-        size += len(code) + 1
-    return out

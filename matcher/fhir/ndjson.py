@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -14,7 +15,10 @@ from matcher.codes.loader import Mappings
 from matcher.errors import InputError
 from matcher.fhir.assemble import MedicationIndex, RecordAssembler
 from matcher.fhir.bundle import record_from_bundle
+from matcher.fhir.refs import target_id
 from matcher.record import PatientRecord
+
+log = logging.getLogger("trialmatch.fhir")
 
 #: where each resource type names its patient
 _PATIENT_FIELDS = ("subject", "patient")
@@ -35,10 +39,9 @@ def patient_of(resource: dict[str, Any]) -> str | None:
         rid = resource.get("id")
         return rid if isinstance(rid, str) else None
     for field in _PATIENT_FIELDS:
-        ref = resource.get(field)
-        target = ref.get("reference") if isinstance(ref, dict) else None
-        if isinstance(target, str) and "Patient/" in target:
-            return target.rsplit("Patient/", 1)[1]
+        pid = target_id(resource.get(field), "Patient")
+        if pid:
+            return pid
     return None
 
 
@@ -50,9 +53,13 @@ class NdjsonReader:
     that fails validation, is reported as a Skipped entry for its patient; the rest goes on.
     """
 
-    def __init__(self, mappings: Mappings, as_of: date | None = None) -> None:
+    def __init__(
+        self, mappings: Mappings, as_of: date | None = None, watch: Callable[[str, dict[str, Any]], None] | None = None
+    ) -> None:
         self.m = mappings
         self.as_of = as_of
+        #: called with (patient id, resource) for every resource of a patient, before anything else
+        self.watch = watch
         self.medications = MedicationIndex()
         self.patients: dict[str, RecordAssembler] = {}
         self.failed: dict[str, Skipped] = {}
@@ -84,6 +91,8 @@ class NdjsonReader:
         pid = patient_of(resource)
         if pid is None:
             return  # Organization, Practitioner, ...: nothing a criterion reads
+        if self.watch is not None:
+            self.watch(pid, resource)
         if pid in self.failed:
             return
         assembler = self.patients.get(pid)
@@ -97,6 +106,15 @@ class NdjsonReader:
         except InputError as exc:
             self.failed[pid] = Skipped(where, f"Patient/{pid}", str(exc))
             self.patients.pop(pid, None)
+        except Exception as exc:  # a bug must cost one patient, not the whole file
+            log.exception("Patient/%s: internal error (%s) at %s", pid, type(exc).__name__, where)
+            self.failed[pid] = Skipped(where, f"Patient/{pid}", f"internal error ({type(exc).__name__})")
+            self.patients.pop(pid, None)
+
+    def missing_medications(self) -> set[str]:
+        """Medications the patients' medication uses point to that the files did not hold."""
+        wanted = set().union(*(a.medication_references() for a in self.patients.values()))
+        return {mid for mid in wanted if mid not in self.medications}
 
     def results(self) -> Iterator[PatientRecord | Skipped]:
         yield from self.problems
@@ -107,9 +125,14 @@ class NdjsonReader:
                 yield Skipped("ndjson", f"Patient/{pid}", "resources refer to this patient, but no Patient resource")
                 continue
             try:
-                yield assembler.build()
+                record = assembler.build()
             except InputError as exc:
                 yield Skipped("ndjson", f"Patient/{pid}", str(exc))
+            except Exception as exc:  # a bug must cost one patient, not the whole file
+                log.exception("Patient/%s: internal error (%s)", pid, type(exc).__name__)
+                yield Skipped("ndjson", f"Patient/{pid}", f"internal error ({type(exc).__name__})")
+            else:
+                yield record
 
 
 def _bundle(resource: dict[str, Any], mappings: Mappings, where: str, as_of: date | None) -> PatientRecord | Skipped:

@@ -24,6 +24,11 @@ class PatientSource(Protocol):
 
     name: str
 
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent to the FHIR server so far (0 for sources that are not servers)."""
+        ...
+
     async def fetch(self, patient_id: str) -> Fetched: ...
 
     async def whereabouts(self, patient_id: str) -> tuple[str, str | None]:
@@ -42,34 +47,29 @@ class ServerSource:
         self._cache: TTLCache[str, list[dict[str, Any]]] | None = (
             TTLCache(maxsize=maxsize, ttl=ttl, timer=timer) if ttl > 0 else None
         )
-        self._inflight: dict[str, asyncio.Future[Fetched]] = {}
+        self._inflight: dict[str, asyncio.Task[Fetched]] = {}
+
+    @property
+    def requests_sent(self) -> int:
+        return self.fetcher.client.sent
 
     async def fetch(self, patient_id: str) -> Fetched:
         if self._cache is not None and (hit := self._cache.get(patient_id)) is not None:
             log.info("Patient/%s served from cache", patient_id)
             return Fetched(patient_id, hit, requests=0, cached=True)
-        pending = self._inflight.get(patient_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Fetched] = asyncio.get_running_loop().create_future()
-        self._inflight[patient_id] = future
-        try:
-            fetched = await self.fetcher.fetch(patient_id)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here, so an unawaited future does not warn
-            raise
-        else:
-            future.set_result(fetched)
-            if self._cache is not None:
-                self._cache[patient_id] = fetched.resources
-            log.info("Patient/%s fetched with %d requests (%s)", patient_id, fetched.requests, fetched.method)
-            return fetched
-        finally:
-            del self._inflight[patient_id]
+        task = self._inflight.get(patient_id)
+        if task is None:
+            # a task of its own: one caller giving up (a closed connection) does not cancel the others
+            task = self._inflight[patient_id] = asyncio.create_task(self._fetch(patient_id))
+            task.add_done_callback(lambda _: self._inflight.pop(patient_id, None))
+        return await asyncio.shield(task)
+
+    async def _fetch(self, patient_id: str) -> Fetched:
+        fetched = await self.fetcher.fetch(patient_id)
+        if self._cache is not None:
+            self._cache[patient_id] = fetched.resources
+        log.info("Patient/%s fetched with %d requests (%s)", patient_id, fetched.requests, fetched.method)
+        return fetched
 
     async def whereabouts(self, patient_id: str) -> tuple[str, str | None]:
         client = self.fetcher.client
@@ -121,6 +121,10 @@ class LocalSource:
         if patient_id not in self.index():
             return "gone", "no longer among the bundled fixtures"
         return "left", "no longer has one of the seven diseases on record"
+
+    @property
+    def requests_sent(self) -> int:
+        return 0
 
     def patient_ids(self) -> list[str]:
         return sorted(self.index())

@@ -13,14 +13,14 @@ from matcher.codes.loader import Mappings
 from matcher.errors import InputError, TrialmatchError
 from matcher.evaluate import evaluate
 from matcher.fhir.bulk import BulkExporter
-from matcher.fhir.client import FhirClient
+from matcher.fhir.client import Budget, FhirClient, query_chunks
 from matcher.fhir.mirror import Mirror
-from matcher.fhir.ndjson import Skipped, read_ndjson
-from matcher.jobs.funnel import disease_valuesets
+from matcher.fhir.ndjson import NdjsonReader, Skipped
+from matcher.jobs.funnel import has_disease_code
 from matcher.jobs.models import Run
 from matcher.jobs.nightly import Nightly, NightlyOptions, _Tally
 from matcher.jobs.progress import RunProgress
-from matcher.jobs.store import Store, now
+from matcher.jobs.store import FINISHED, Store, now
 from matcher.jobs.wiring import JobParts
 from matcher.record import PatientRecord
 from matcher.serialize import result_json
@@ -35,79 +35,96 @@ class BulkNightly(Nightly):
         super().__init__(parts.source, parts.finder, store, mappings)
         self.client: FhirClient = parts.client
         self.work_dir = work_dir
-        self.valuesets = set(disease_valuesets())
         self._records: dict[str, PatientRecord] = {}
         self._unreadable: dict[str, str] = {}
+        self._diseased: set[str] = set()
 
     def mirror(self, group: str | None) -> Mirror:
         """Where this server's (and group's) export is kept between runs."""
         server = hashlib.sha256(self.client.base_url.encode()).hexdigest()[:12]
         return Mirror(self.work_dir / "bulk" / server / (group or "all"))
 
-    async def _plan(self, opts: NightlyOptions, tally: _Tally) -> tuple[Run, list[str]]:
+    async def _plan(self, opts: NightlyOptions) -> tuple[Run, list[str]]:
         mirror = self.mirror(opts.group)
         if opts.resume:
             unfinished = self.store.resumable(opts.batch_key, opts.shard)
-            if unfinished is not None and unfinished.transaction_time:
+            if unfinished is not None and unfinished.transaction_time == mirror.transaction_time():
                 log.info("resuming run %s from its export of %s", unfinished.id, unfinished.transaction_time)
-                self._load(mirror, opts)
+                await self._load(mirror, opts)
                 return self.store.update_run(unfinished.id, status="running"), self.store.targets(unfinished.id)
-        since = self._since(opts)
-        run = self.store.start_run(
-            batch=opts.batch_key,
-            shard=opts.shard,
-            mode="bulk",
-            source=self.source.name,
-            group=opts.group,
-            as_of=opts.as_of,
-            versions=self.versions(),
-            since=since,
-        )
+        since = self._since(opts, mirror)
+        run = self.store.start_run(**{**self._run_fields(opts), "since": since})
         exporter = BulkExporter(self.client)
         incoming = mirror.folder / f".incoming-{run.id}"
         try:
             manifest, files = await exporter.export(incoming, group=opts.group, since=since)
             if since:
-                mirror.merge(files)
+                mirror.merge(files, manifest.transaction_time)
             else:
-                mirror.replace(files)
+                mirror.replace(files, manifest.transaction_time)
         except TrialmatchError as exc:
             self.store.update_run(run.id, status="failed", finished_at=now(), error=str(exc))
             raise
         finally:
-            tally.requests += exporter.requests
-            mirror.clear_incoming(incoming)
+            Mirror.discard(incoming)
         self.store.update_run(run.id, transaction_time=manifest.transaction_time)
-        targets = self._load(mirror, opts)
+        targets = await self._load(mirror, opts)
         self.store.set_targets(run.id, targets)
         return run, targets
 
-    def _since(self, opts: NightlyOptions) -> str | None:
+    def _since(self, opts: NightlyOptions, mirror: Mirror) -> str | None:
+        """--since auto: the last export whose copy is the one on disk, so a delta has something to merge into."""
         if opts.since != "auto":
+            if opts.since and mirror.transaction_time() is None:
+                raise InputError("--since needs the copy of an earlier export in the work folder; run a full --bulk")
             return opts.since
+        kept = mirror.transaction_time()
         for run in self.store.runs(500):
             if (
                 run.mode == "bulk"
-                and run.status == "complete"
+                and run.status in FINISHED
                 and run.source == self.source.name
                 and run.group_id == opts.group
                 and run.transaction_time
+                and run.transaction_time == kept
             ):
                 return run.transaction_time
-        log.info("no earlier complete export: this one exports everything")
+        log.info("no earlier export to build on in %s: this one exports everything", mirror.folder)
         return None
 
-    def _load(self, mirror: Mirror, opts: NightlyOptions) -> list[str]:
-        """Read the export in one pass: patients with one of the diseases, and those that cannot be read."""
-        for item in read_ndjson(mirror.files(), self.m, opts.as_of):
+    async def _load(self, mirror: Mirror, opts: NightlyOptions) -> list[str]:
+        """Read the export in one pass; fetch the Medications it lacked; keep the patients with a disease."""
+        reader = NdjsonReader(self.m, opts.as_of, watch=self._watch)
+        for path in mirror.files():
+            reader.read(path)
+        for medication in await self._medications(reader.missing_medications()):
+            reader.medications.add(medication)
+        for item in reader.results():
             if isinstance(item, Skipped):
                 if item.patient:
                     self._unreadable[item.patient.removeprefix("Patient/")] = item.error
                 else:
                     log.warning("skipped %s: %s", item.source, item.error)
-            elif any(set(c.matches) & self.valuesets for c in item.conditions):
+            else:
                 self._records[item.patient.ref.removeprefix("Patient/")] = item
-        return sorted(set(self._records) | set(self._unreadable))
+        # an unreadable patient is a target (recorded as an error) only if a disease Condition was seen
+        return sorted((set(self._records) | set(self._unreadable)) & self._diseased)
+
+    def _watch(self, pid: str, resource: dict[str, Any]) -> None:
+        if resource.get("resourceType") == "Condition" and has_disease_code(resource, self.m):
+            self._diseased.add(pid)
+
+    async def _medications(self, ids: set[str]) -> list[dict[str, Any]]:
+        """Medication is outside the Patient compartment: an export may leave out what the uses refer to."""
+        if not ids:
+            return []
+        budget = Budget(1000, self.client.clock() + 600, "the Medications the export lacked")
+        found = []
+        for chunk in query_chunks(self.client.url("Medication"), "_id", sorted(ids), [("_count", "1000")], 4000):
+            async for entry in self.client.search("Medication", [("_id", chunk), ("_count", "1000")], budget):
+                found.append(entry["resource"])
+        log.info("read %d of %d Medications the export did not hold", len(found), len(ids))
+        return found
 
     def _match_record(self, record: PatientRecord, opts: NightlyOptions) -> dict[str, Any]:
         return result_json(evaluate(record, opts.as_of, self.m))
@@ -117,9 +134,15 @@ class BulkNightly(Nightly):
             for pid in todo:
                 record = self._records.get(pid)
                 if record is None:
-                    self.store.record(run.id, pid, "error", detail=self._unreadable.get(pid, "not in the export"))
+                    await self._record(run, pid, "error", None, self._unreadable.get(pid, "not in the export"))
                     progress.advance(error=True)
                     continue
-                result = await asyncio.to_thread(self._match_record, record, opts)
-                self.store.record(run.id, pid, "evaluated", result)
+                try:
+                    result = await asyncio.to_thread(self._match_record, record, opts)
+                except Exception as exc:  # a bug: this patient is recorded as an error, the night goes on
+                    log.exception("Patient/%s: internal error (%s)", pid, type(exc).__name__)
+                    await self._record(run, pid, "error", None, f"internal error ({type(exc).__name__})")
+                    progress.advance(error=True)
+                    continue
+                await self._record(run, pid, "evaluated", result, None)
                 progress.advance()

@@ -1,5 +1,5 @@
 """What changed between two runs: new candidates, changed verdicts (and the criteria that moved), drop-outs,
-patients deleted or merged on the server."""
+patients deleted or merged on the server, and candidates that could not be evaluated this time."""
 
 from __future__ import annotations
 
@@ -39,16 +39,24 @@ class Diff:
     changed: list[Change] = field(default_factory=list)
     dropped: list[Change] = field(default_factory=list)
     removed: list[Change] = field(default_factory=list)  # deleted or merged on the server
+    #: candidates of before that could not be evaluated this time (an error): neither dropped nor known
+    not_evaluated: list[Change] = field(default_factory=list)
     unchanged: int = 0
 
+    def sections(self) -> list[tuple[str, str, list[Change]]]:
+        """(JSON key, title for people, changes) in the order a coordinator reads them."""
+        return [
+            ("new_candidates", "new", self.new),
+            ("verdict_changed", "changed", self.changed),
+            ("dropped_out", "dropped out", self.dropped),
+            ("deleted_or_merged", "deleted or merged", self.removed),
+            ("not_evaluated", "not evaluated", self.not_evaluated),
+        ]
+
     def as_json(self) -> dict[str, Any]:
-        return {
-            "new_candidates": [c.as_json() for c in self.new],
-            "verdict_changed": [c.as_json() for c in self.changed],
-            "dropped_out": [c.as_json() for c in self.dropped],
-            "deleted_or_merged": [c.as_json() for c in self.removed],
-            "unchanged": self.unchanged,
-        }
+        out: dict[str, Any] = {key: [c.as_json() for c in items] for key, _, items in self.sections()}
+        out["unchanged"] = self.unchanged
+        return out
 
 
 def _statuses(result: Result | None) -> dict[str, str]:
@@ -83,15 +91,22 @@ def diff(before: Mapping[str, Result], after: Mapping[str, Result]) -> Diff:
                 change.detail = b.detail
                 out.removed.append(change)
             continue
-        moved = {cid: (sa, sb) for cid, sb in _statuses(b).items() if (sa := _statuses(a).get(cid)) and sa != sb}
-        change.moved = moved
+        if b is not None and b.outcome == "error":
+            if _candidate(a):
+                change.detail = b.detail
+                out.not_evaluated.append(change)
+            continue
+        change.moved = {cid: (sa, sb) for cid, sb in _statuses(b).items() if (sa := _statuses(a).get(cid)) and sa != sb}
         if _candidate(b) and not _candidate(a):
             out.new.append(change)
         elif _candidate(a) and not _candidate(b):
             change.detail = b.detail if b is not None else None
             out.dropped.append(change)
         elif (
-            _candidate(a) and _candidate(b) and (a is not None and b is not None) and (a.verdict != b.verdict or moved)
+            _candidate(a)
+            and _candidate(b)
+            and (a is not None and b is not None)
+            and (a.verdict != b.verdict or change.moved)
         ):
             out.changed.append(change)
         else:
@@ -103,14 +118,9 @@ def render(d: Diff) -> str:
     """The changes as lines for a person."""
     lines = [
         f"{len(d.new)} new candidates, {len(d.changed)} changed, {len(d.dropped)} dropped out, "
-        f"{len(d.removed)} deleted or merged, {d.unchanged} unchanged"
+        f"{len(d.removed)} deleted or merged, {len(d.not_evaluated)} not evaluated, {d.unchanged} unchanged"
     ]
-    for title, items in (
-        ("new", d.new),
-        ("changed", d.changed),
-        ("dropped out", d.dropped),
-        ("deleted or merged", d.removed),
-    ):
+    for _, title, items in d.sections():
         for c in items:
             moved = "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in sorted(c.moved.items()))
             extra = f" ({c.detail})" if c.detail else ""

@@ -4,7 +4,7 @@ The codes come from the same value sets the criteria read (mappings/), so the fu
 criteria cannot drift apart. Exact codes are searched as tokens; ICD-style prefixes (M32.1, which
 must also find a clinical-edition M32.101) are either scanned (every Condition of that code system,
 code and subject only, filtered here: works on any server) or searched with :below (for servers
-whose terminology supports it). A Group narrows the candidates to its members.
+whose terminology supports it). A Group narrows the candidates to its current members.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -20,22 +21,34 @@ import orjson
 from matcher.codes.loader import Mappings
 from matcher.codes.model import Code
 from matcher.errors import InputError
-from matcher.fhir.client import Budget, FhirClient
-from matcher.fhir.fetch import chunk_codes
+from matcher.fhir.client import Budget, FhirClient, query_chunks
+from matcher.fhir.refs import target_id
 from matcher.fhir.source import LocalSource
+from matcher.record import PartialDate
 from matcher.trial import NCT07161193
 
 log = logging.getLogger("trialmatch.jobs")
 
 
 class CandidateFinder(Protocol):
-    async def candidates(self, group: str | None) -> tuple[set[str], int]:
+    async def candidates(self, group: str | None, as_of: date) -> tuple[set[str], int]:
         """Patient ids with one of the diseases, and the number of requests it took."""
         ...
 
 
-def disease_valuesets() -> list[str]:
-    return [c.valueset for c in NCT07161193.cohorts]
+def disease_valuesets() -> frozenset[str]:
+    return frozenset(c.valueset for c in NCT07161193.cohorts)
+
+
+def has_disease_code(condition: dict[str, Any], mappings: Mappings) -> bool:
+    """Whether a Condition resource is coded with one of the seven diseases (any tier, any status)."""
+    codings = (condition.get("code") or {}).get("coding") or []
+    codes = [
+        Code(c["system"], c["code"])
+        for c in codings
+        if isinstance(c, dict) and isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
+    ]
+    return bool(set(mappings.valuesets.lookup_any(codes)) & disease_valuesets())
 
 
 @dataclass
@@ -44,6 +57,7 @@ class FunnelOptions:
     page_size: int = 1000
     max_url_length: int = 4000
     budget: int = 100_000
+    deadline: float = 3600.0  # seconds for the whole funnel
 
 
 class ServerFunnel:
@@ -53,75 +67,72 @@ class ServerFunnel:
         self.client = client
         self.m = mappings
         self.options = options or FunnelOptions()
-        self.valuesets = set(disease_valuesets())
 
-    async def candidates(self, group: str | None) -> tuple[set[str], int]:
-        budget = Budget(self.options.budget, what="the candidate funnel")
+    async def candidates(self, group: str | None, as_of: date) -> tuple[set[str], int]:
+        budget = Budget(self.options.budget, self.client.clock() + self.options.deadline, "the candidate funnel")
         exact: list[Code] = []
         prefixes: list[Code] = []
-        for vs in sorted(self.valuesets):
+        for vs in sorted(disease_valuesets()):
             codes, written = self.m.valuesets.members[vs]
             exact += codes
             prefixes += written
         found: set[str] = set()
-        tokens = sorted({f"{c.system}|{c.code}" for c in exact})
-        for chunk in chunk_codes(tokens, self.options.max_url_length - 200):
-            found |= await self._subjects([("code", ",".join(chunk)), ("_elements", "subject")], budget)
+        base = [("_elements", "subject"), ("_count", str(self.options.page_size))]
+        for chunk in self._chunks("code", sorted({f"{c.system}|{c.code}" for c in exact}), base):
+            found |= await self._subjects([("code", chunk), *base], budget)
         if self.options.prefixes == "below":
-            below = sorted({f"{c.system}|{c.code}" for c in prefixes})
-            for chunk in chunk_codes(below, self.options.max_url_length - 200):
-                found |= await self._subjects([("code:below", ",".join(chunk)), ("_elements", "subject")], budget)
+            for chunk in self._chunks("code:below", sorted({f"{c.system}|{c.code}" for c in prefixes}), base):
+                found |= await self._subjects([("code:below", chunk), *base], budget)
         else:
+            scan = [("_elements", "code,subject"), ("_count", str(self.options.page_size))]
             for system in sorted({c.system for c in prefixes}):
-                found |= await self._subjects(
-                    [("code", f"{system}|"), ("_elements", "code,subject")], budget, check=True
-                )
+                found |= await self._subjects([("code", f"{system}|"), *scan], budget, check=True)
         if group is not None:
-            found &= await self._members(group, budget)
+            found &= await self._members(group, as_of, budget)
         log.info("funnel: %d candidate patients in %d requests", len(found), budget.spent)
         return found, budget.spent
+
+    def _chunks(self, name: str, values: list[str], others: list[tuple[str, str]]) -> list[str]:
+        return query_chunks(self.client.url("Condition"), name, values, others, self.options.max_url_length)
 
     async def _subjects(self, params: list[tuple[str, str]], budget: Budget, *, check: bool = False) -> set[str]:
         """Patients of the Conditions a search returns (re-checked against the value sets when `check`)."""
         out: set[str] = set()
-        query = [*params, ("_count", str(self.options.page_size))]
-        async for entry in self.client.search("Condition", query, budget):
+        async for entry in self.client.search("Condition", params, budget):
             resource = entry["resource"]
-            if check and not self._in_valuesets(resource):
+            if check and not has_disease_code(resource, self.m):
                 continue
-            pid = _patient_id(resource.get("subject"))
+            pid = target_id(resource.get("subject"), "Patient")
             if pid:
                 out.add(pid)
         return out
 
-    def _in_valuesets(self, condition: dict[str, Any]) -> bool:
-        codings = (condition.get("code") or {}).get("coding") or []
-        codes = [
-            Code(c["system"], c["code"])
-            for c in codings
-            if isinstance(c, dict) and isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
-        ]
-        return bool(set(self.m.valuesets.lookup_any(codes)) & self.valuesets)
-
-    async def _members(self, group: str, budget: Budget) -> set[str]:
+    async def _members(self, group: str, as_of: date, budget: Budget) -> set[str]:
         resource = await self.client.read("Group", group, budget)
         if resource is None:
             raise InputError(f"Group/{group} not found on the FHIR server")
-        members = group_members(resource)
+        members = group_members(resource, as_of)
         if not members:
-            raise InputError(f"Group/{group} has no Patient members: refusing to match everyone instead")
+            raise InputError(
+                f"Group/{group} lists no current Patient members: refusing to match everyone instead "
+                "(a Group too large to list its members can be exported with --bulk)"
+            )
         return members
 
 
-def group_members(group: dict[str, Any]) -> set[str]:
-    return {pid for m in group.get("member", []) or [] if (pid := _patient_id((m or {}).get("entity")))}
-
-
-def _patient_id(reference: object) -> str | None:
-    target = reference.get("reference") if isinstance(reference, dict) else None
-    if isinstance(target, str) and "Patient/" in target:
-        return target.rsplit("Patient/", 1)[1].split("/")[0]
-    return None
+def group_members(group: dict[str, Any], today: date) -> set[str]:
+    """The Group's current Patient members: not inactive, and not with a membership that has ended."""
+    out = set()
+    for member in group.get("member") or []:
+        if not isinstance(member, dict) or member.get("inactive") is True:
+            continue
+        ended = PartialDate.parse((member.get("period") or {}).get("end"))
+        if ended is not None and ended.hi < today:
+            continue
+        pid = target_id(member.get("entity"), "Patient")
+        if pid:
+            out.add(pid)
+    return out
 
 
 class LocalFunnel:
@@ -130,26 +141,17 @@ class LocalFunnel:
     def __init__(self, source: LocalSource, mappings: Mappings) -> None:
         self.source = source
         self.m = mappings
-        self.valuesets = set(disease_valuesets())
 
-    async def candidates(self, group: str | None) -> tuple[set[str], int]:
+    async def candidates(self, group: str | None, as_of: date) -> tuple[set[str], int]:
         if group is not None:
             raise InputError("--group needs a FHIR server (TRIALMATCH_FHIR_BASE_URL); the fixtures have no Groups")
         found = set()
         for pid, path in self.source.index().items():
-            if self._has_disease(orjson.loads(path.read_bytes())):
+            entries = orjson.loads(path.read_bytes()).get("entry") or []
+            resources = (e.get("resource") or {} for e in entries if isinstance(e, dict))
+            if any(r.get("resourceType") == "Condition" and has_disease_code(r, self.m) for r in resources):
                 found.add(pid)
         return found, 0
-
-    def _has_disease(self, bundle: dict[str, Any]) -> bool:
-        for entry in bundle.get("entry", []):
-            resource = entry.get("resource") or {}
-            if resource.get("resourceType") == "Condition":
-                codings = (resource.get("code") or {}).get("coding") or []
-                codes = [Code(c["system"], c["code"]) for c in codings if "system" in c and "code" in c]
-                if set(self.m.valuesets.lookup_any(codes)) & self.valuesets:
-                    return True
-        return False
 
 
 def shard_of(patient_id: str, count: int) -> int:

@@ -33,7 +33,8 @@ class Run(Base):
     as_of: Mapped[date] = mapped_column(Date)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    #: running | complete | incomplete | failed
+    #: running | complete (every target evaluated) | partial (every target done, some in error) |
+    #: incomplete (stopped or killed: resume it) | failed (found no targets: the funnel or export failed)
     status: Mapped[str] = mapped_column(String(16), index=True)
     matcher_version: Mapped[str] = mapped_column(String(32))
     mappings_digest: Mapped[str] = mapped_column(String(32))
@@ -44,6 +45,24 @@ class Run(Base):
     transaction_time: Mapped[str | None] = mapped_column(String(40), nullable=True)
     since: Mapped[str | None] = mapped_column(String(40), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Batch(Base):
+    """A night's candidate list, written by the first shard to run the funnel and read by the others."""
+
+    __tablename__ = "batches"
+
+    batch: Mapped[str] = mapped_column(String(200), primary_key=True)
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    candidates: Mapped[int] = mapped_column(Integer)
+    requests: Mapped[int] = mapped_column(Integer)
+
+
+class BatchCandidate(Base):
+    __tablename__ = "batch_candidates"
+
+    batch: Mapped[str] = mapped_column(ForeignKey("batches.batch", ondelete="CASCADE"), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class Target(Base):

@@ -12,16 +12,14 @@ from typing import Any
 
 from matcher import __version__
 from matcher.codes.loader import Mappings
-from matcher.errors import InputError, PatientNotFoundError, TrialmatchError, UpstreamError
-from matcher.evaluate import evaluate
-from matcher.fhir.bundle import record_from_bundle
-from matcher.fhir.fetch import Fetched
+from matcher.errors import BudgetExceededError, InputError, PatientNotFoundError, TrialmatchError, UpstreamError
 from matcher.fhir.source import PatientSource
 from matcher.jobs.diff import Diff, diff
 from matcher.jobs.funnel import CandidateFinder, in_shard
-from matcher.jobs.models import Run
+from matcher.jobs.models import Result, Run
 from matcher.jobs.progress import RunProgress
 from matcher.jobs.store import Store, now
+from matcher.pipeline import match_bundle
 from matcher.rank import VERDICT_ORDER
 from matcher.serialize import result_json
 
@@ -63,9 +61,8 @@ class NightlyOutcome:
 
 @dataclass
 class _Tally:
-    requests: int = 0
     failures_in_a_row: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, int] = field(default_factory=dict)
 
 
 class Nightly:
@@ -81,9 +78,9 @@ class Nightly:
         return {"matcher": __version__, "mappings": self.m.provenance.digest, "files": self.m.provenance.files}
 
     async def run(self, opts: NightlyOptions) -> NightlyOutcome:
-        started = time.monotonic()
+        started, sent_before = time.monotonic(), self.source.requests_sent
         tally = _Tally()
-        run, targets = await self._plan(opts, tally)
+        run, targets = await self._plan(opts)
         todo = sorted(set(targets) - self.store.finished(run.id))
         log.info(
             "run %s (%s, shard %d/%d): %d patients, %d still to do",
@@ -96,124 +93,164 @@ class Nightly:
         error: str | None = None
         try:
             await self._evaluate_all(run, todo, opts, tally)
-            await self._leavers(run, set(targets), opts, tally)
+            await self._leavers(run, set(targets), opts)
         except ServerDown as exc:
             error = str(exc)
             log.error("run %s stopped: %s (resume it with --resume)", run.id, exc)
         results = self.store.results([run.id])
         errors = sum(r.outcome == "error" for r in results.values())
-        complete = error is None and errors == 0 and set(targets) <= set(results)
-        summary = self._summary(results, targets, tally, time.monotonic() - started, errors)
+        status = "incomplete" if error or not set(targets) <= set(results) else ("partial" if errors else "complete")
+        requests = self.source.requests_sent - sent_before
+        summary = self._summary(results, targets, requests, time.monotonic() - started, errors)
         run = self.store.update_run(
             run.id,
-            status="complete" if complete else "incomplete",
+            status=status,
             finished_at=now(),
             summary=summary,
-            requests_sent=run.requests_sent + tally.requests,
             error=error,
+            requests_sent=run.requests_sent + requests,
         )
-        batch = self.store.batch_results(run.batch)
-        previous = self.store.previous_batch(run)
-        changes = diff(self.store.batch_results(previous), batch) if previous else None
-        candidates = ranked(r.result for r in batch.values() if r.outcome == "evaluated" and r.result)
-        return NightlyOutcome(run, candidates, summary, changes, complete, opts.out)
+        return NightlyOutcome(
+            run, self._candidates(run), summary, self._changes(run, opts), status == "complete", opts.out
+        )
 
-    async def _plan(self, opts: NightlyOptions, tally: _Tally) -> tuple[Run, list[str]]:
-        """Resume the unfinished run of this batch and shard, or start one and write down its targets."""
+    # -- planning --------------------------------------------------------------------------------
+
+    async def _plan(self, opts: NightlyOptions) -> tuple[Run, list[str]]:
+        """Resume the unfinished run of this batch and shard, or find the candidates and start one."""
         if opts.resume:
             unfinished = self.store.resumable(opts.batch_key, opts.shard)
             if unfinished is not None:
                 log.info("resuming run %s", unfinished.id)
                 return self.store.update_run(unfinished.id, status="running"), self.store.targets(unfinished.id)
             log.info("nothing to resume in %s (shard %d/%d): starting a new run", opts.batch_key, *opts.shard)
-        run = self.store.start_run(
-            batch=opts.batch_key,
-            shard=opts.shard,
-            mode=opts.mode,
-            source=self.source.name,
-            group=opts.group,
-            as_of=opts.as_of,
-            versions=self.versions(),
-            since=opts.since,
-        )
         try:
-            found, requests = await self.finder.candidates(opts.group)
+            candidates = await self._batch_candidates(opts)
         except TrialmatchError as exc:
-            self.store.update_run(run.id, status="failed", finished_at=now(), error=str(exc))
+            self.store.start_run(**self._run_fields(opts), status="failed")
+            log.error("no run: %s", exc)
             raise
-        tally.requests += requests
-        targets = sorted(in_shard(found, opts.shard))
-        self.store.set_targets(run.id, targets)
-        return run, targets
+        targets = sorted(in_shard(candidates, opts.shard))
+        # the run and its targets are written together: a run that exists always knows what it is for
+        return self.store.start_run(**self._run_fields(opts), targets=targets), targets
+
+    async def _batch_candidates(self, opts: NightlyOptions) -> list[str]:
+        """The night's candidates: found by the first shard to get here, read by the others."""
+        stored = self.store.batch_candidates(opts.batch_key)
+        if stored is not None:
+            log.info("%d candidates of %s found earlier tonight", len(stored), opts.batch_key)
+            return stored
+        found, requests = await self.finder.candidates(opts.group, opts.as_of)
+        return self.store.save_batch_candidates(opts.batch_key, found, requests)
+
+    def _run_fields(self, opts: NightlyOptions) -> dict[str, Any]:
+        return {
+            "batch": opts.batch_key,
+            "shard": opts.shard,
+            "mode": opts.mode,
+            "source": self.source.name,
+            "group": opts.group,
+            "as_of": opts.as_of,
+            "versions": self.versions(),
+            "since": opts.since,
+        }
+
+    # -- evaluating ------------------------------------------------------------------------------
 
     async def _evaluate_all(self, run: Run, todo: list[str], opts: NightlyOptions, tally: _Tally) -> None:
-        gate = asyncio.Semaphore(opts.concurrency)
+        """A few workers pull patients from a queue: at most `concurrency` patients in flight."""
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for pid in todo:
+            queue.put_nowait(pid)
         with RunProgress(len(todo)) as progress:
 
-            async def one(pid: str) -> None:
-                async with gate:
-                    error = await self._evaluate(run, pid, opts, tally)
-                progress.advance(error=error)
+            async def worker() -> None:
+                while not queue.empty():
+                    pid = queue.get_nowait()
+                    progress.advance(error=await self._evaluate(run, pid, opts, tally))
 
-            tasks = [asyncio.create_task(one(pid)) for pid in todo]
+            workers = [asyncio.create_task(worker()) for _ in range(min(opts.concurrency, len(todo)))]
             try:
-                await asyncio.gather(*tasks)
+                await asyncio.gather(*workers)
             except ServerDown:
-                for task in tasks:
+                for task in workers:
                     task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(*workers, return_exceptions=True)
                 raise
 
     async def _evaluate(self, run: Run, pid: str, opts: NightlyOptions, tally: _Tally) -> bool:
         """Fetch, evaluate and store one patient; True when it ended in an error."""
+        outcome, result, detail = "evaluated", None, None
         try:
             fetched = await self.source.fetch(pid)
-            tally.requests += fetched.requests
-            result = await asyncio.to_thread(self._match, fetched, opts.as_of)
+            result = await asyncio.to_thread(self._match, fetched.bundle(), pid, opts.as_of)
         except PatientNotFoundError:
-            self.store.record(run.id, pid, "gone", detail="not found on the FHIR server")
-            return False
-        except InputError as exc:
+            outcome, detail = "gone", "not found on the FHIR server"
+        except (InputError, BudgetExceededError) as exc:  # about this patient, not the server
             log.warning("Patient/%s skipped: %s", pid, exc)
-            self.store.record(run.id, pid, "error", detail=str(exc))
-            return True
+            outcome, detail = "error", str(exc)
         except UpstreamError as exc:
+            outcome, detail = "error", str(exc)
             tally.failures_in_a_row += 1
-            self.store.record(run.id, pid, "error", detail=str(exc))
             if tally.failures_in_a_row >= opts.max_failures_in_a_row:
+                await self._record(run, pid, outcome, None, detail)
                 raise ServerDown(
                     f"{tally.failures_in_a_row} patients in a row failed on the FHIR server: {exc}"
                 ) from exc
-            return True
-        tally.failures_in_a_row = 0
-        self.store.record(run.id, pid, "evaluated", result)
-        return False
+        except Exception as exc:  # a bug: this patient is recorded as an error, the night goes on
+            log.exception("Patient/%s: internal error (%s)", pid, type(exc).__name__)
+            outcome, detail = "error", f"internal error ({type(exc).__name__})"
+        else:
+            tally.failures_in_a_row = 0
+        await self._record(run, pid, outcome, result, detail)
+        return outcome == "error"
 
-    def _match(self, fetched: Fetched, as_of: date) -> dict[str, Any]:
-        record = record_from_bundle(fetched.bundle(), self.m, f"Patient/{fetched.patient_id}", as_of)
-        return result_json(evaluate(record, as_of, self.m))
+    def _match(self, bundle: dict[str, Any], pid: str, as_of: date) -> dict[str, Any]:
+        return result_json(match_bundle(bundle, as_of, self.m, f"Patient/{pid}"))
 
-    async def _leavers(self, run: Run, targets: set[str], opts: NightlyOptions, tally: _Tally) -> None:
-        """Patients of the previous run (this shard) the funnel no longer finds: deleted, merged, or left."""
+    async def _record(
+        self, run: Run, pid: str, outcome: str, result: dict[str, Any] | None, detail: str | None
+    ) -> None:
+        """Database writes leave the event loop free for the fetches in flight."""
+        await asyncio.to_thread(self.store.record, run.id, pid, outcome, result, detail)
+
+    async def _leavers(self, run: Run, targets: set[str], opts: NightlyOptions) -> None:
+        """Patients of the previous night (this shard) the funnel no longer finds: deleted, merged, or left."""
         previous = self.store.previous_batch(run)
         if previous is None:
             return
         before = self.store.batch_results(previous)
         missing = in_shard((pid for pid, r in before.items() if r.outcome == "evaluated"), opts.shard) - targets
         for pid in sorted(missing):
-            outcome, detail = await self.source.whereabouts(pid)
-            tally.requests += 1
-            self.store.record(run.id, pid, outcome, detail=detail)
+            try:
+                outcome, detail = await self.source.whereabouts(pid)
+            except TrialmatchError as exc:
+                outcome, detail = "error", f"could not check whether it still exists: {exc}"
+            await self._record(run, pid, outcome, None, detail)
+
+    # -- what the run says -------------------------------------------------------------------------
+
+    def _candidates(self, run: Run) -> list[dict[str, Any]]:
+        """The night's candidates so far (all shards): MatchResults of patients with one of the diseases."""
+        batch = self.store.batch_results(run.batch)
+        return ranked(r.result for r in batch.values() if r.outcome == "evaluated" and r.result)
+
+    def _changes(self, run: Run, opts: NightlyOptions) -> Diff | None:
+        """This shard's changes since the previous night whose every shard got through."""
+        previous = self.store.previous_batch(run)
+        if previous is None:
+            return None
+        return diff(_only(self.store.batch_results(previous), opts.shard), self.store.results([run.id]))
 
     @staticmethod
     def _summary(
-        results: dict[str, Any], targets: list[str], tally: _Tally, seconds: float, errors: int
+        results: dict[str, Result], targets: list[str], requests: int, seconds: float, errors: int
     ) -> dict[str, Any]:
         verdicts: dict[str, int] = {}
         outcomes: dict[str, int] = {}
         for r in results.values():
             outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
-            if r.outcome == "evaluated" and r.cohort is not None:
+            if r.outcome == "evaluated" and r.cohort is not None and r.verdict:
                 verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1
         no_cohort = sum(1 for r in results.values() if r.outcome == "evaluated" and r.cohort is None)
         return {
@@ -223,8 +260,13 @@ class Nightly:
             "outcomes": outcomes,
             "errors": errors,
             "seconds": round(seconds, 1),
-            "requests_sent": tally.requests,
+            "requests_sent": requests,
         }
+
+
+def _only(results: dict[str, Result], shard: tuple[int, int]) -> dict[str, Result]:
+    keep = in_shard(results, shard)
+    return {pid: r for pid, r in results.items() if pid in keep}
 
 
 def ranked(results: Any) -> list[dict[str, Any]]:

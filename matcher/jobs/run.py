@@ -17,7 +17,7 @@ from matcher.errors import ExitCode, InputError
 from matcher.jobs.diff import diff, render
 from matcher.jobs.files import ranked_json, write_run_files
 from matcher.jobs.nightly import Nightly, NightlyOptions
-from matcher.jobs.store import Store
+from matcher.jobs.store import Store, safe_url
 from matcher.jobs.wiring import open_job
 from matcher.settings import Settings
 
@@ -55,7 +55,7 @@ def run_nightly(args: argparse.Namespace, settings: Settings, mappings: Mappings
         f"{s['errors']} errors, {s['requests_sent']} FHIR requests, {s['seconds']} s",
         file=sys.stderr,
     )
-    print(f"trialmatch: results stored in {_safe_url(settings.database)}", file=sys.stderr)
+    print(f"trialmatch: results stored in {safe_url(settings.database)}", file=sys.stderr)
     print(f"trialmatch: report written to {files[0].parent}", file=sys.stderr)
     return ExitCode.OK if outcome.complete else ExitCode.INCOMPLETE
 
@@ -107,12 +107,3 @@ def show_diff(settings: Settings, ids: list[str], *, as_json: bool) -> str:
     if as_json:
         return orjson.dumps(changes.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
     return render(changes)
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url

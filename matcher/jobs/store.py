@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import fcntl
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import CursorResult, Engine, create_engine, event, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from matcher.jobs.models import Result, Run, Target
+from matcher.errors import DatabaseError
+from matcher.jobs.models import Batch, BatchCandidate, Result, Run, Target
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-#: rows written per statement when a run's targets are stored
+#: statuses of a run that got through all its targets (a diff or an incremental export may build on it)
+FINISHED = ("complete", "partial")
+#: statuses of a run with patients still to do or to retry
+RESUMABLE = ("running", "incomplete", "partial")
+#: rows written per statement
 _CHUNK = 1000
+#: PostgreSQL advisory lock held while migrating ("trialmatch" in ASCII, folded into 63 bits)
+_MIGRATION_LOCK = 0x7472_6961_6C6D_6174
 
 
 def engine_for(url: str) -> Engine:
@@ -41,17 +51,42 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest migration (idempotent)."""
+def migrate(engine: Engine, url: str) -> None:
+    """Bring the schema to the latest migration; shards starting together wait for each other."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with _file_lock(engine, url), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
 
+@contextmanager
+def _file_lock(engine: Engine, url: str) -> Iterator[None]:
+    """SQLite: an exclusive lock on a file beside the database (PostgreSQL locks inside the transaction)."""
+    if engine.dialect.name != "sqlite" or not url.startswith("sqlite:///"):
+        yield
+        return
+    with Path(url.removeprefix("sqlite:///") + ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password, fit for logs and messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
 
 
 class Store:
@@ -59,8 +94,14 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = engine_for(url)
-        migrate(self.engine)
+        try:
+            self.engine = engine_for(url)
+            migrate(self.engine, url)
+        except (SQLAlchemyError, OSError) as exc:
+            first = str(exc).splitlines()[0][:200] if str(exc) else ""
+            raise DatabaseError(
+                f"the run history database {safe_url(url)} cannot be used: {type(exc).__name__} {first}"
+            ) from None
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -79,7 +120,10 @@ class Store:
         as_of: date,
         versions: dict[str, Any],
         since: str | None = None,
+        targets: Iterable[str] | None = None,
+        status: str = "running",
     ) -> Run:
+        """A new run, and (in the same transaction) the patients it sets out to evaluate."""
         run = Run(
             id=str(uuid.uuid4()),
             batch=batch,
@@ -90,7 +134,7 @@ class Store:
             group_id=group,
             as_of=as_of,
             started_at=now(),
-            status="running",
+            status=status,
             matcher_version=versions["matcher"],
             mappings_digest=versions["mappings"],
             mappings_files=versions.get("files", {}),
@@ -110,10 +154,14 @@ class Store:
                 .values(status="incomplete")
             )
             s.add(run)
+            s.flush()
+            rows = [{"run_id": run.id, "patient_id": pid} for pid in sorted(set(targets or ()))]
+            for i in range(0, len(rows), _CHUNK):
+                s.execute(self._insert(Target).values(rows[i : i + _CHUNK]).on_conflict_do_nothing())
         return run
 
     def resumable(self, batch: str, shard: tuple[int, int]) -> Run | None:
-        """The latest unfinished run of this batch and shard, if any."""
+        """The latest run of this batch and shard with patients still to do (or to retry), if any."""
         with self.session() as s:
             return s.scalars(
                 select(Run)
@@ -121,7 +169,7 @@ class Store:
                     Run.batch == batch,
                     Run.shard_index == shard[0],
                     Run.shard_count == shard[1],
-                    Run.status.in_(("running", "incomplete")),
+                    Run.status.in_(RESUMABLE),
                 )
                 .order_by(Run.started_at.desc())
             ).first()
@@ -150,22 +198,50 @@ class Store:
         with self.session() as s:
             return s.scalars(select(Run).where(Run.batch == batch).order_by(Run.started_at)).all()
 
-    def previous_batch(self, before: Run, *, like: Run | None = None) -> str | None:
-        """The latest other batch with a complete run of the same kind (mode, group, source) as `like`."""
-        like = like or before
+    def previous_batch(self, before: Run) -> str | None:
+        """The latest earlier batch of the same kind (mode, group, source) whose every shard got through."""
         with self.session() as s:
-            return s.scalars(
-                select(Run.batch)
+            runs = s.scalars(
+                select(Run)
                 .where(
                     Run.batch != before.batch,
-                    Run.status == "complete",
-                    Run.mode == like.mode,
-                    Run.group_id.is_(None) if like.group_id is None else Run.group_id == like.group_id,
-                    Run.source == like.source,
+                    Run.mode == before.mode,
+                    Run.source == before.source,
+                    Run.group_id.is_(None) if before.group_id is None else Run.group_id == before.group_id,
                     Run.started_at < before.started_at,
                 )
                 .order_by(Run.started_at.desc())
-            ).first()
+            ).all()
+        for batch in dict.fromkeys(r.batch for r in runs):
+            shards = [r for r in runs if r.batch == batch]
+            done = {r.shard_index for r in shards if r.status in FINISHED}
+            if done == set(range(shards[0].shard_count)):
+                return batch
+        return None
+
+    # -- a night's candidates, found once and shared by its shards -----------------------------------
+
+    def batch_candidates(self, batch: str) -> list[str] | None:
+        with self.session() as s:
+            if s.get(Batch, batch) is None:
+                return None
+            return sorted(s.scalars(select(BatchCandidate.patient_id).where(BatchCandidate.batch == batch)))
+
+    def save_batch_candidates(self, batch: str, ids: Iterable[str], requests: int) -> list[str]:
+        """Store the funnel's answer unless another shard got there first; the stored list is returned."""
+        rows = [{"batch": batch, "patient_id": pid} for pid in sorted(set(ids))]
+        with self.session.begin() as s:
+            inserted: CursorResult[Any] = s.execute(  # type: ignore[assignment]
+                self._insert(Batch)
+                .values(batch=batch, found_at=now(), candidates=len(rows), requests=requests)
+                .on_conflict_do_nothing()
+            )
+            if inserted.rowcount:
+                for i in range(0, len(rows), _CHUNK):
+                    s.execute(self._insert(BatchCandidate).values(rows[i : i + _CHUNK]).on_conflict_do_nothing())
+        stored = self.batch_candidates(batch)
+        assert stored is not None
+        return stored
 
     # -- targets -----------------------------------------------------------------------------------
 

@@ -119,3 +119,20 @@ def test_prior_cd19_and_gene_therapy(criterion, run, setup, cd19, gene):
 
 def test_rxnorm_ingredient_codes_are_drugs(mappings):
     assert "methotrexate" in mappings.drug_codes[(RXNORM, "105586")]
+
+
+def test_a_medication_that_cannot_be_identified_is_not_a_pass(run, mappings):
+    p = PatientBuilder("unidentified", sex="male")
+    p.add(
+        {
+            "resourceType": "MedicationAdministration",
+            "status": "completed",
+            "subject": p.subject,
+            "medicationReference": {"reference": "Medication/not-in-the-bundle"},
+            "effectiveDateTime": ago(300),
+        }
+    )
+    result = run(p)
+    for cid in ("prior_cd19_therapy", "gene_therapy"):
+        assert result.criterion(cid).status == "unknown"
+        assert result.criterion(cid).needs[0].message == "need.medication"

@@ -11,7 +11,7 @@ import respx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from matcher.errors import AuthorizationError
+from matcher.errors import AuthorizationError, ConfigurationError
 from matcher.fhir.auth import ASSERTION_TYPE, BearerAuth, SmartBackendAuth
 
 BASE = "https://fhir.example/r4"
@@ -109,10 +109,24 @@ async def test_refused_credentials_are_an_authorization_error(rsa_key):
 
 
 def test_unreadable_key_file_is_a_clear_error(tmp_path):
-    with pytest.raises(AuthorizationError, match="cannot read the SMART private key"):
+    with pytest.raises(ConfigurationError, match="cannot read the SMART private key"):
         SmartBackendAuth.from_key_file(tmp_path / "missing.pem", base_url=BASE, client_id="c")
 
 
 async def test_static_bearer():
     async with httpx.AsyncClient() as http:
         assert await BearerAuth("abc").headers(http) == {"Authorization": "Bearer abc"}
+
+
+@respx.mock
+async def test_a_401_clears_only_the_token_it_was_given_to(rsa_key):
+    calls: list[int] = []
+    respx.post(TOKEN_URL).mock(side_effect=lambda r: token_response(r, calls))
+    auth = SmartBackendAuth(base_url=BASE, client_id="c", private_key=pem(rsa_key), token_url=TOKEN_URL)
+    async with httpx.AsyncClient() as http:
+        first = (await auth.headers(http))["Authorization"]
+        auth.invalidate(first)
+        second = (await auth.headers(http))["Authorization"]
+        auth.invalidate(first)  # a late 401 for the old token: the new one stays
+        assert (await auth.headers(http))["Authorization"] == second
+    assert len(calls) == 2

@@ -32,7 +32,8 @@ class CountingAuth:
     async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
         return {"Authorization": f"Bearer t{self.token}"}
 
-    def invalidate(self) -> None:
+    def invalidate(self, used: str | None = None) -> None:
+        assert used == f"Bearer t{self.token}"  # the client says which token was refused
         self.invalidated += 1
         self.token += 1
 
@@ -227,3 +228,27 @@ def test_retry_after_as_date_or_seconds():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+@respx.mock
+async def test_no_request_starts_after_the_deadline_and_each_is_cut_short(sleeps):
+    now = [100.0]
+    route = respx.get(f"{BASE}/Condition").respond(json=bundle("a"))
+    async with httpx.AsyncClient(timeout=30) as http:
+        client = FhirClient(BASE, http, sleep=sleeps, clock=lambda: now[0])
+        assert await collect(client, Budget(50, deadline=102.0)) == ["a"]
+        assert route.calls[0].request.extensions["timeout"]["read"] == pytest.approx(2.0)
+        now[0] = 103.0
+        with pytest.raises(UpstreamTimeoutError, match="ran out"):
+            await collect(client, Budget(50, deadline=102.0))
+    assert route.call_count == 1
+
+
+@respx.mock
+async def test_a_server_without_a_capability_statement_is_asked_once(sleeps):
+    route = respx.get(f"{BASE}/metadata").respond(404)
+    async with httpx.AsyncClient() as http:
+        client = FhirClient(BASE, http, sleep=sleeps)
+        assert await client.capabilities(Budget(5)) == {}
+        assert await client.capabilities(Budget(5)) == {}
+    assert route.call_count == 1

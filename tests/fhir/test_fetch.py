@@ -10,8 +10,8 @@ import pytest
 import respx
 
 from matcher.errors import PatientNotFoundError
-from matcher.fhir.client import FhirClient
-from matcher.fhir.fetch import Fetched, FetchOptions, PatientFetcher, chunk_codes
+from matcher.fhir.client import FhirClient, query_chunks
+from matcher.fhir.fetch import Fetched, FetchOptions, PatientFetcher
 from matcher.fhir.source import ServerSource
 
 BASE = "https://fhir.example/r4"
@@ -48,25 +48,35 @@ def caps(
     return {"resourceType": "CapabilityStatement", "rest": [{"mode": "server", "resource": resources}]}
 
 
-async def fetcher(mappings, **options: Any) -> PatientFetcher:
-    http = httpx.AsyncClient()
-    return PatientFetcher(FhirClient(BASE, http, sleep=lambda s: asyncio.sleep(0)), mappings, FetchOptions(**options))
+@pytest.fixture
+async def fetcher(mappings):
+    """A fetcher factory; its HTTP clients are closed after the test."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(**options: Any) -> PatientFetcher:
+        clients.append(httpx.AsyncClient())
+        client = FhirClient(BASE, clients[-1], sleep=lambda s: asyncio.sleep(0))
+        return PatientFetcher(client, mappings, FetchOptions(**options))
+
+    yield make
+    for http in clients:
+        await http.aclose()
 
 
 @respx.mock
-async def test_everything_is_one_request_when_the_server_offers_it(mappings):
+async def test_everything_is_one_request_when_the_server_offers_it(fetcher):
     respx.get(f"{BASE}/metadata").respond(json=caps(everything=True))
     route = respx.get(f"{BASE}/Patient/p1/$everything").respond(
         json=searchset(PATIENT, {"resourceType": "Patient", "id": "linked"}, {"resourceType": "Condition", "id": "c1"})
     )
-    got = await (await fetcher(mappings)).fetch("p1")
+    got = await fetcher().fetch("p1")
     assert got.method == "everything" and route.call_count == 1
     assert [r["id"] for r in got.resources] == ["p1", "c1"]  # another patient is not kept
     assert got.requests == 2  # metadata and $everything
 
 
 @respx.mock
-async def test_searches_run_when_everything_is_not_offered(mappings):
+async def test_searches_run_when_everything_is_not_offered(fetcher):
     respx.get(f"{BASE}/metadata").respond(json=caps(everything=False))
     respx.get(f"{BASE}/Patient/p1").respond(json=PATIENT)
     obs = respx.get(f"{BASE}/Observation").respond(json=searchset({"resourceType": "Observation", "id": "o1"}))
@@ -79,7 +89,7 @@ async def test_searches_run_when_everything_is_not_offered(mappings):
         respx.get(f"{BASE}/{rtype}").respond(json=searchset())
     statements = respx.get(f"{BASE}/MedicationStatement").respond(json=searchset())
     medication = respx.get(f"{BASE}/Medication/x").respond(json={"resourceType": "Medication", "id": "x"})
-    got = await (await fetcher(mappings)).fetch("p1")
+    got = await fetcher().fetch("p1")
     assert got.method == "search"
     assert {r["id"] for r in got.resources} == {"p1", "o1", "m1", "x"}
     params = obs.calls[0].request.url.params
@@ -91,7 +101,7 @@ async def test_searches_run_when_everything_is_not_offered(mappings):
 
 
 @respx.mock
-async def test_servers_that_want_patient_references_are_learnt(mappings):
+async def test_servers_that_want_patient_references_are_learnt(fetcher):
     respx.get(f"{BASE}/metadata").respond(json=caps(everything=False, types=("Patient", "Condition")))
     respx.get(f"{BASE}/Patient/p1").respond(json=PATIENT)
     route = respx.get(f"{BASE}/Condition").mock(
@@ -101,29 +111,31 @@ async def test_servers_that_want_patient_references_are_learnt(mappings):
             else httpx.Response(400)
         )
     )
-    f = await fetcher(mappings)
+    f = fetcher()
     got = await f.fetch("p1")
     assert {r["id"] for r in got.resources} == {"p1", "c1"}
     assert f.patient_style == "reference" and route.call_count == 2
 
 
 @respx.mock
-async def test_unknown_patient(mappings):
+async def test_unknown_patient(fetcher):
     respx.get(f"{BASE}/metadata").respond(json=caps(everything=False))
     respx.get(f"{BASE}/Patient/gone").respond(404)
     with pytest.raises(PatientNotFoundError):
-        await (await fetcher(mappings)).fetch("gone")
+        await fetcher().fetch("gone")
     respx.get(f"{BASE}/metadata").respond(json=caps(everything=True))
     respx.get(f"{BASE}/Patient/gone/$everything").respond(404)
     with pytest.raises(PatientNotFoundError):
-        await (await fetcher(mappings, everything="always")).fetch("gone")
+        await fetcher(everything="always").fetch("gone")
 
 
 def test_long_code_lists_are_split_under_the_url_limit():
-    codes = [f"{i:05d}-1" for i in range(1000)]
-    chunks = chunk_codes(codes, 500)
-    assert [c for chunk in chunks for c in chunk] == codes
-    assert all(len(",".join(chunk)) <= 500 for chunk in chunks)
+    codes = [f"http://loinc.org|{i:05d}-1" for i in range(1000)]
+    others = [("_count", "1000"), ("_elements", "subject")]
+    chunks = query_chunks(f"{BASE}/Condition", "code", codes, others, 800)
+    assert [c for chunk in chunks for c in chunk.split(",")] == codes
+    lengths = [len(str(httpx.URL(f"{BASE}/Condition", params=[*others, ("code", c)]))) for c in chunks]
+    assert max(lengths) <= 800 < max(lengths) + 40  # full, but never over: the encoding is counted
 
 
 class FakeFetcher:
@@ -149,3 +161,30 @@ async def test_cache_hits_expire_after_the_ttl_and_concurrent_asks_share_one_fet
     now[0] = 61.0
     assert not (await source.fetch("p1")).cached
     assert inner.calls == 2
+
+
+@respx.mock
+async def test_everything_reads_the_medications_it_did_not_bring(fetcher):
+    respx.get(f"{BASE}/metadata").respond(json=caps(everything=True))
+    request = {
+        "resourceType": "MedicationAdministration",
+        "id": "m1",
+        "status": "completed",
+        "medicationReference": {"reference": "Medication/kymriah/_history/3"},
+    }
+    respx.get(f"{BASE}/Patient/p1/$everything").respond(json=searchset(PATIENT, request))
+    read = respx.get(f"{BASE}/Medication/kymriah").respond(json={"resourceType": "Medication", "id": "kymriah"})
+    got = await fetcher().fetch("p1")
+    assert read.called
+    assert {r["id"] for r in got.resources} == {"p1", "m1", "kymriah"}
+
+
+async def test_one_caller_giving_up_does_not_cancel_the_others():
+    inner = FakeFetcher()
+    source = ServerSource(inner, ttl=0, maxsize=10)  # type: ignore[arg-type]
+    impatient = asyncio.create_task(source.fetch("p1"))
+    patient = asyncio.create_task(source.fetch("p1"))
+    await asyncio.sleep(0)
+    impatient.cancel()
+    got = await patient
+    assert got.patient_id == "p1" and inner.calls == 1

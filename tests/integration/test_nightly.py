@@ -144,6 +144,9 @@ def test_shards_share_the_night_into_one_database(hospital, database, expected, 
     assert {(r.shard_index, r.shard_count) for r in runs} == {(0, 3), (1, 3), (2, 3)}
     targets = [set(store.targets(r.id)) for r in runs]
     assert not (targets[0] & targets[1]) and not (targets[1] & targets[2])
+    # one funnel for the night: the first shard's, which the others read
+    assert set(store.batch_candidates("night") or []) == set().union(*targets)
+    assert runs[0].summary["requests_sent"] > runs[1].summary["requests_sent"] + 3
     store.close()
 
 
@@ -292,13 +295,14 @@ def test_a_malformed_patient_is_recorded_and_the_run_goes_on(
     code, ranked, err = run_cli(
         monkeypatch, capsysbinary, environment(base, database, tmp_path), "nightly", "--as-of", AS_OF
     )
-    assert code == 5  # incomplete: one patient could not be evaluated
+    assert code == 5  # not complete: one patient could not be evaluated
     assert "1 errors" in err
     assert f"Patient/{pid} skipped: Patient/{pid}: Observation/broken is not valid FHIR R4" in caplog.text
     assert "lots" not in caplog.text  # the offending value is patient data: never logged
     assert len(ranked["candidates"]) == len(loaded) - 1
     store = Store(database)
     [run] = store.runs()
+    assert run.status == "partial"  # every patient done, one in error: --resume retries it
     errors = [r for r in store.results([run.id]).values() if r.outcome == "error"]
     assert [e.patient_id for e in errors] == [pid] and "Observation/broken" in errors[0].detail
     store.close()

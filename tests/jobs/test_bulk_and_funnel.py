@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import httpx
@@ -114,7 +115,11 @@ def test_mirror_replace_then_merge_a_delta_with_deletions(tmp_path):
         ndjson({"resourceType": "Observation", "id": "o1", "v": 1}, {"resourceType": "Observation", "id": "o2", "v": 1})
     )
     (full / "Patient.0001.ndjson").write_bytes(ndjson({"resourceType": "Patient", "id": "p"}))
-    mirror.replace([("Observation", full / "Observation.0000.ndjson"), ("Patient", full / "Patient.0001.ndjson")])
+    mirror.replace(
+        [("Observation", full / "Observation.0000.ndjson"), ("Patient", full / "Patient.0001.ndjson")],
+        "2026-06-01T00:00:00Z",
+    )
+    first = mirror.current()
     delta = tmp_path / "delta"
     delta.mkdir()
     (delta / "Observation.0000.ndjson").write_bytes(
@@ -129,7 +134,13 @@ def test_mirror_replace_then_merge_a_delta_with_deletions(tmp_path):
             }
         )
     )
-    mirror.merge([("Observation", delta / "Observation.0000.ndjson"), ("deleted", delta / "deleted.0001.ndjson")])
+    mirror.merge(
+        [("Observation", delta / "Observation.0000.ndjson"), ("deleted", delta / "deleted.0001.ndjson")],
+        "2026-06-02T00:00:00Z",
+    )
+    assert mirror.transaction_time() == "2026-06-02T00:00:00Z"
+    assert first is not None
+    assert not first[0].exists()  # the old generation goes once the new one is current
     lines = [json.loads(line) for f in mirror.files() for line in f.read_text().splitlines()]
     observations = {r["id"]: r["v"] for r in lines if r["resourceType"] == "Observation"}
     assert observations == {"o2": 2, "o3": 1}
@@ -163,10 +174,10 @@ async def test_funnel_searches_codes_scans_prefixes_and_narrows_to_a_group(clien
 
     route = respx.get(f"{BASE}/Condition").mock(side_effect=conditions)
     funnel = ServerFunnel(client, mappings, FunnelOptions(max_url_length=2000))
-    found, requests = await funnel.candidates(None)
+    found, requests = await funnel.candidates(None, date(2026, 6, 30))
     assert found == {"chinese", "snomed"}
     assert requests == route.call_count > 2  # the exact codes are split over several short searches
-    assert all(len(str(c.request.url)) < 2600 for c in route.calls)
+    assert all(len(str(c.request.url)) <= 2000 for c in route.calls)
     assert all(c.request.url.params["_elements"] in ("subject", "code,subject") for c in route.calls)
     respx.get(f"{BASE}/Group/g").respond(
         json={
@@ -174,8 +185,11 @@ async def test_funnel_searches_codes_scans_prefixes_and_narrows_to_a_group(clien
             "id": "g",
             "type": "person",
             "actual": True,
-            "member": [{"entity": {"reference": "Patient/snomed"}}],
+            "member": [
+                {"entity": {"reference": "Patient/snomed"}},
+                {"entity": {"reference": "Patient/chinese"}, "period": {"end": "2025-01-01"}},  # ended
+            ],
         }
     )
-    narrowed, _ = await funnel.candidates("g")
+    narrowed, _ = await funnel.candidates("g", date(2026, 6, 30))
     assert narrowed == {"snomed"}

@@ -108,3 +108,26 @@ def test_shards_are_stable_and_cover_everyone_once():
     assert all(150 < len(p) < 350 for p in parts)
     # CRC32 of the id: the same on every machine and Python (unlike hash(), which is salted per process)
     assert shard_of("patient-1", 4) == 2500870048 % 4  # zlib.crc32(b"patient-1")
+
+
+def test_the_first_shard_s_candidates_are_the_night_s(store):
+    assert store.batch_candidates("n1") is None
+    assert store.save_batch_candidates("n1", ["b", "a"], requests=3) == ["a", "b"]
+    assert store.save_batch_candidates("n1", ["c"], requests=1) == ["a", "b"]  # a later shard reads, not writes
+
+
+def test_a_batch_counts_as_previous_only_when_every_shard_got_through(store):
+    first = start(store, "n1", (0, 2))
+    store.update_run(first.id, status="complete")
+    other = start(store, "n1", (1, 2))
+    later = start(store, "n2", (0, 1))
+    assert store.previous_batch(later) is None  # shard 1/2 of n1 is still running
+    store.update_run(other.id, status="partial")  # through all its patients, some in error
+    assert store.previous_batch(later) == "n1"
+
+
+def test_a_candidate_that_errs_tonight_is_not_called_a_drop_out():
+    before = {"p": _row("evaluated", result("eligible"))}
+    after = {"p": _row("error", None, detail="timeout")}
+    d = diff(before, after)
+    assert not d.dropped and [c.detail for c in d.not_evaluated] == ["timeout"]
