@@ -283,8 +283,15 @@ def render_need(need: Need) -> str:
     return NEEDS[need.message].format(**_params(need.params))
 
 
-def reason(result: CriterionResult) -> str:
-    """The criterion's reason: its findings, most severe first, joined into one line."""
-    order = {"fail": 0, "unknown": 1, "review": 2, "pass": 3, None: 4}
-    findings = sorted(result.findings, key=lambda f: order[f.status])
-    return "; ".join(render(f) for f in findings)
+#: the order findings take in a reason: what decides first
+_ORDER = {"fail": 0, "unknown": 1, "review": 2, "pass": 3, None: 4}
+
+
+def reason(result: CriterionResult, texts: list[str] | None = None) -> str:
+    """The criterion's reason: its findings, most severe first, joined into one line.
+
+    `texts` are the findings already rendered (in their own order), to render each only once.
+    """
+    rendered = texts if texts is not None else [render(f) for f in result.findings]
+    order = sorted(range(len(result.findings)), key=lambda i: _ORDER[result.findings[i].status])
+    return "; ".join(rendered[i] for i in order)

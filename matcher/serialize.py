@@ -11,14 +11,16 @@ from matcher.outcome import CriterionResult, Evidence, MatchResult
 
 
 def criterion_json(c: CriterionResult) -> dict[str, Any]:
+    texts = [render(f) for f in c.findings]
     return {
         "id": c.id,
         "kind": c.kind,
         "status": c.status,
-        "reason": reason(c),
+        "reason": reason(c, texts),
         "evidence": [evidence_json(e) for e in c.evidence],
         "findings": [
-            {"message": f.message, "status": f.status, "params": dict(f.params), "text": render(f)} for f in c.findings
+            {"message": f.message, "status": f.status, "params": dict(f.params), "text": text}
+            for f, text in zip(c.findings, texts, strict=True)
         ],
     }
 

@@ -11,7 +11,18 @@ from matcher.criteria.pregnancy import PREGNANCY_MAX_DAYS
 LIFELONG = frozenset({"hiv_ab", "hiv_ag_ab"})
 
 
+#: mappings digest -> lookback days (the same mappings are asked for every patient)
+_CACHE: dict[str, dict[str, int | None]] = {}
+
+
 def lookback_days(m: Mappings) -> dict[str, int | None]:
+    found = _CACHE.get(m.provenance.digest)
+    if found is None:
+        found = _CACHE[m.provenance.digest] = _lookback_days(m)
+    return found
+
+
+def _lookback_days(m: Mappings) -> dict[str, int | None]:
     """Days before as_of that any criterion reads, per analyte or score id; None means the whole record.
 
     Each value is the longest window any criterion applies to the item; tests hold the criteria to it

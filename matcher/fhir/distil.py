@@ -106,23 +106,43 @@ class Distiller:
     def observation_items(self, resource: Json) -> list[tuple[Json, Code, tuple[str, str]]]:
         """(the part holding the value, the matched code, (kind, id)) for the Observation and its components."""
         found: list[tuple[Json, Code, tuple[str, str]]] = []
-        for code in codings(resource.get("code")):
-            hit = self.m.observation_codes.get(code)
-            if hit:
-                found.append((resource, code, hit))
-                break
+        hit = self._first_hit(resource.get("code"))
+        if hit is not None:
+            found.append((resource, *hit))
         components = resource.get("component") or []
         if not isinstance(components, list):
             raise Malformed
         for comp in components:
             if not isinstance(comp, dict):
                 raise Malformed
-            for code in codings(comp.get("code")):
-                hit = self.m.observation_codes.get(code)
-                if hit and not (found and found[0][2] == hit):
-                    found.append((comp, code, hit))
-                    break
+            hit = self._first_hit(comp.get("code"))
+            if hit is not None and not (found and found[0][2] == hit[1]):
+                found.append((comp, *hit))
         return found
+
+    def _first_hit(self, concept: object) -> tuple[Code, tuple[str, str]] | None:
+        """The first coding of a CodeableConcept that mappings/ knows as an analyte or score.
+
+        The hot path of reading a record (every Observation passes here): plain (system, code) tuples
+        look up the table of Code named tuples without building any.
+        """
+        if concept is None:
+            return None
+        if not isinstance(concept, dict):
+            raise Malformed
+        table = self.m.observation_codes
+        found = concept.get("coding") or []
+        if not isinstance(found, list):
+            raise Malformed
+        for coding in found:
+            if not isinstance(coding, dict):
+                continue
+            system, code = coding.get("system"), coding.get("code")
+            if isinstance(system, str) and isinstance(code, str):
+                hit = table.get((system, code))  # type: ignore[call-overload]
+                if hit is not None:
+                    return Code(system, code), hit
+        return None
 
     def drugs_of(self, codes: tuple[Code, ...]) -> frozenset[str]:
         out: set[str] = set()
