@@ -212,6 +212,7 @@ class Trial:
         )
         m.require("uln", ["alt", "ast", "bilirubin_total", "creatinine"])
         m.require("threshold", ["qtc"])
+        m.require_units(labs.COCKCROFT_GAULT_UNITS)
 
 
 NCT07161193 = Trial(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
@@ -70,6 +70,12 @@ class Mappings:
         missing = sorted(set(ids) - set(table))
         if missing:
             raise MappingError(f"no {kind} defined for {', '.join(missing)}")
+
+    def require_units(self, units: Mapping[str, str]) -> None:
+        """Fail at start-up when a formula's input cannot be converted to the unit the formula is written in."""
+        missing = [f"{a} to {u}" for a, u in units.items() if u not in self.analytes[a].factors]
+        if missing:
+            raise MappingError(f"no conversion for {', '.join(missing)}")
 
     def drugs_in(self, drugset: str) -> frozenset[str]:
         return frozenset(self.drugsets[drugset].drugs)

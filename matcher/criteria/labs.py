@@ -22,6 +22,8 @@ LIVER_FACTOR = 3.0  # protocol exclusion (13): ALT/AST > 3 x ULN
 BILIRUBIN_FACTOR = 2.0  # total bilirubin > 2.0 x ULN
 CREATININE_FACTOR = 2.0  # serum creatinine > 2 x ULN
 CRCL_MIN = 30.0  # creatinine clearance < 30 mL/min
+#: the units the Cockcroft-Gault formula is written in; the trial checks at start-up that mappings/ convert to them
+COCKCROFT_GAULT_UNITS = {"body_weight": "kg", "creatinine": "mg/dL"}
 
 
 def liver_function(ctx: Context) -> CriterionResult:
@@ -139,14 +141,8 @@ def _estimate(ctx: Context, out: Outcome, creatinine: Usable[float] | None) -> S
         _egfr_context(ctx, out)
         return "unknown"
     weight = weight_pick.chosen
-    kg = convert_between(
-        ctx.m.analytes["body_weight"].factors, weight.value, ctx.m.analytes["body_weight"].unit or "", "kg"
-    )
-    scr = convert_between(
-        ctx.m.analytes["creatinine"].factors, creatinine.value, ctx.m.analytes["creatinine"].unit or "", "mg/dL"
-    )
-    assert kg is not None  # both tables convert to the units the formula is written in
-    assert scr is not None
+    kg = _in_formula_unit(ctx, "body_weight", weight.value)
+    scr = _in_formula_unit(ctx, "creatinine", creatinine.value)
     sex = ctx.record.patient.sex
     # oldest possible age and the female factor give the lowest clearance; the youngest and male the highest
     low = cockcroft_gault(ages[1], kg, scr, female=sex != "male")
@@ -166,6 +162,13 @@ def _estimate(ctx: Context, out: Outcome, creatinine: Usable[float] | None) -> S
     out.cite(observation_evidence(weight.fact, value=weight.value, unit=ctx.m.analytes["body_weight"].unit))
     note_passed_over(out, weight_pick, "body_weight", "review" if status == "pass" else None)
     return status
+
+
+def _in_formula_unit(ctx: Context, analyte: str, value: float) -> float:
+    definition = ctx.m.analytes[analyte]
+    converted = convert_between(definition.factors, value, definition.unit or "", COCKCROFT_GAULT_UNITS[analyte])
+    assert converted is not None  # Trial.check_mappings refused mappings/ without this conversion
+    return converted
 
 
 def _egfr_context(ctx: Context, out: Outcome) -> None:

@@ -143,3 +143,18 @@ def test_a_missing_id_is_caught_at_start_up(tmp_path):
     )
     with pytest.raises(MappingError, match=r"cd19_therapy"):
         NCT07161193.check_mappings(load_mappings((folder,)))
+
+
+def test_a_formula_unit_that_does_not_convert_is_caught_at_start_up(tmp_path):
+    folder = copy_of_mappings(tmp_path)
+    text = (folder / "labs.toml").read_text(encoding="utf-8")
+    # a site that keeps weights in pounds only: the Cockcroft-Gault formula could not read them
+    pounds = text.replace(
+        'unit = "kg"\nplausible = { min = 1.0, max = 500.0 }   # kg\n'
+        'units = { "kg" = 1.0, "g" = 0.001, "[lb_av]" = 0.45359237, "[oz_av]" = 0.028349523125 }',
+        'unit = "[lb_av]"\nunits = { "[lb_av]" = 1.0, "[oz_av]" = 0.0625 }',
+    )
+    assert pounds != text
+    (folder / "labs.toml").write_text(pounds, encoding="utf-8")
+    with pytest.raises(MappingError, match=r"body_weight to kg"):
+        NCT07161193.check_mappings(load_mappings((folder,)))
