@@ -22,14 +22,8 @@ from matcher.record import (
 )
 
 _MEDICATION_USES = ("MedicationStatement", "MedicationRequest", "MedicationAdministration")
-_SUBJECT_FIELD = {
-    "MedicationStatement": "subject",
-    "MedicationRequest": "subject",
-    "MedicationAdministration": "subject",
-    "Condition": "subject",
-    "Observation": "subject",
-    "Procedure": "subject",
-}
+#: the resource types routed to criteria; each names its patient in `subject`
+_ROUTED = frozenset({*_MEDICATION_USES, "Condition", "Observation", "Procedure"})
 
 
 class MedicationIndex:
@@ -50,8 +44,9 @@ class MedicationIndex:
 
     def get(self, reference: str) -> Json | None:
         found = self._by_key.get(reference)
-        if found is None and "/Medication/" in reference:  # an absolute URL
-            found = self._by_key.get("Medication/" + reference.rsplit("/Medication/", 1)[1])
+        if found is None:  # an absolute URL or a versioned reference
+            mid = target_id(reference, "Medication")
+            found = self._by_key.get(f"Medication/{mid}") if mid else None
         return found
 
 
@@ -70,7 +65,6 @@ class RecordAssembler:
     def __init__(
         self, mappings: Mappings, medications: MedicationIndex | None = None, as_of: date | None = None
     ) -> None:
-        self.m = mappings
         self.as_of = as_of
         self._since = horizon(mappings, as_of) if as_of is not None else {}
         self._stale: dict[str, tuple[date, Json, str, tuple[Json, Code, tuple[str, str]]]] = {}
@@ -97,7 +91,7 @@ class RecordAssembler:
     def add(self, resource: Json, full_url: str | None = None, fallback_ref: str = "") -> None:
         """Route one resource of this patient (anything but Patient and Medication)."""
         rtype = resource.get("resourceType")
-        if rtype not in _SUBJECT_FIELD:
+        if rtype not in _ROUTED:
             return
         ref = reference_of(resource, full_url if full_url and "/" in full_url else fallback_ref or f"{rtype}/(no id)")
         if not self._belongs(resource, ref):
@@ -110,7 +104,7 @@ class RecordAssembler:
 
     def _route(self, resource: Json, rtype: str, ref: str) -> None:
         if rtype == "Condition":
-            matches = self.distiller.condition_matches(resource)
+            matches = self.distiller.valueset_matches(resource)
             if matches:
                 validate(resource, ref)
                 self._conditions.append((resource, ref, matches))
@@ -120,7 +114,7 @@ class RecordAssembler:
                 validate(resource, ref)
                 self._observations.extend(self.distiller.observations(resource, ref, items))
         elif rtype == "Procedure":
-            matches = self.distiller.procedure_matches(resource)
+            matches = self.distiller.valueset_matches(resource)
             if matches:
                 validate(resource, ref)
                 self._procedures.append((resource, ref, matches))
@@ -150,13 +144,13 @@ class RecordAssembler:
 
     def _belongs(self, resource: Json, ref: str) -> bool:
         """False (and noted) for a resource about someone else; streams group by subject before this."""
-        subject = resource.get(_SUBJECT_FIELD[resource["resourceType"]])
+        subject = resource.get("subject")
         target = subject.get("reference") if isinstance(subject, dict) else None
         if not isinstance(target, str) or not self._identities:
             return True
         pid = self.patient.get("id") if self.patient else None
         if target in self._identities or (
-            isinstance(pid, str) and (target.endswith(f"/Patient/{pid}") or target == f"urn:uuid:{pid}")
+            isinstance(pid, str) and (target_id(target, "Patient") == pid or target == f"urn:uuid:{pid}")
         ):
             return True
         self._skipped.append(f"{ref}: refers to another subject")
@@ -204,14 +198,16 @@ class RecordAssembler:
 
     def _medications(self) -> list[MedicationFact]:
         out: list[MedicationFact] = []
+        checked: set[int] = set()  # a Medication many uses share is validated once
         for resource, ref in self._med_uses:
             codes, name, medication = self._medication_codes(resource, ref)
             drugs = self.distiller.drugs_of(codes)
             if not drugs:
                 continue
             validate(resource, ref)
-            if medication is not None:
+            if medication is not None and id(medication) not in checked:
                 validate(medication, reference_of(medication, f"{ref}#medication"))
+                checked.add(id(medication))
             fact = self.distiller.medication(resource, ref, codes, drugs, name)
             if fact is not None:
                 out.append(fact)

@@ -100,7 +100,8 @@ class Distiller:
 
     # -- routing (on raw JSON, before any validation) -------------------------------------------
 
-    def condition_matches(self, resource: Json) -> Mapping[str, tuple[Tier, Code]]:
+    def valueset_matches(self, resource: Json) -> Mapping[str, tuple[Tier, Code]]:
+        """The value sets a Condition's or Procedure's code falls in."""
         return self.m.valuesets.lookup_any(codings(resource.get("code")))
 
     def observation_items(self, resource: Json) -> list[tuple[Json, Code, tuple[str, str]]]:
@@ -149,9 +150,6 @@ class Distiller:
         for code in codes:
             out |= self.m.drug_codes.get(code, frozenset())
         return frozenset(out)
-
-    def procedure_matches(self, resource: Json) -> Mapping[str, tuple[Tier, Code]]:
-        return self.m.valuesets.lookup_any(codings(resource.get("code")))
 
     # -- distillation (on validated JSON) -------------------------------------------------------
 

@@ -117,7 +117,7 @@ def test_medication_reference_to_a_bundle_entry_and_by_absolute_url(mappings):
         "subject": {"reference": "Patient/p1"},
         "authoredOn": "2025-01-01",
     }
-    for target in ("Medication/med1", "https://fhir.example/r4/Medication/med1"):
+    for target in ("Medication/med1", "https://fhir.example/r4/Medication/med1", "Medication/med1/_history/2"):
         record = record_from_bundle(
             bundle(PATIENT, {**req, "medicationReference": {"reference": target}}, med), mappings
         )
@@ -169,3 +169,15 @@ def test_resources_of_another_patient_are_left_out(mappings):
     record = record_from_bundle(bundle(PATIENT, alt), mappings)
     assert record.observations == {}
     assert record.skipped == ("Observation/o1: refers to another subject",)
+
+
+def test_a_versioned_subject_reference_is_the_patient(mappings):
+    ra = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "code": cc(SNOMED, "69896004", "Rheumatoid arthritis"),
+        "subject": {"reference": "Patient/p1/_history/3"},
+        "onsetDateTime": "2024-01-01",
+    }
+    record = record_from_bundle(bundle(PATIENT, ra), mappings)
+    assert [c.ref for c in record.conditions] == ["Condition/c1"] and record.skipped == ()
