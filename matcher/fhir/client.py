@@ -125,14 +125,20 @@ class FhirClient:
                 failure = (UpstreamTimeoutError if status == 504 else UpstreamError)(
                     "the FHIR server is not answering properly", url=_safe(url), status=status
                 )
-            if attempt >= self.policy.retries:
-                raise failure
-            pause = self.policy.delay(attempt, retry_after, self.rng)
-            if self.clock() + pause > budget.deadline:
-                raise failure
-            log.info("retrying %s in %.2fs (attempt %d): %s", _safe(url), pause, attempt + 1, failure)
-            await self.sleep(pause)
+            await self._back_off(failure, attempt, retry_after, budget, url)
             attempt += 1
+
+    async def _back_off(
+        self, failure: UpstreamError, attempt: int, retry_after: float | None, budget: Budget, url: str
+    ) -> None:
+        """Wait before the next attempt, or raise `failure` when the retries or the budget's time are spent."""
+        if attempt >= self.policy.retries:
+            raise failure
+        pause = self.policy.delay(attempt, retry_after, self.rng)
+        if self.clock() + pause > budget.deadline:
+            raise failure
+        log.info("retrying %s in %.2fs (attempt %d): %s", _safe(url), pause, attempt + 1, failure)
+        await self.sleep(pause)
 
     def _timeout(self, budget: Budget) -> httpx.Timeout:
         """The client's timeouts, cut short so that no request outlives the budget's deadline."""
@@ -159,11 +165,12 @@ class FhirClient:
         while True:
             budget.spend(self.clock())
             self.sent += 1
+            retry_after: float | None = None
             headers = {"Accept": "application/fhir+ndjson"}
             if authenticated:
                 headers.update(await self.auth.headers(self.http))
             try:
-                async with self.http.stream("GET", url, headers=headers) as response:
+                async with self.http.stream("GET", url, headers=headers, timeout=self._timeout(budget)) as response:
                     if response.status_code == 200:
                         size = 0
                         with dest.open("wb") as out:
@@ -175,6 +182,7 @@ class FhirClient:
                         raise UpstreamError(
                             "an export file could not be downloaded", url=_safe(url), status=response.status_code
                         )
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
                     failure = UpstreamError(
                         "an export file is not available yet", url=_safe(url), status=response.status_code
                     )
@@ -182,9 +190,7 @@ class FhirClient:
                 failure = UpstreamTimeoutError("an export file download timed out", url=_safe(url))
             except httpx.TransportError as exc:
                 failure = UpstreamError(f"an export file download failed ({type(exc).__name__})", url=_safe(url))
-            if attempt >= self.policy.retries:
-                raise failure
-            await self.sleep(self.policy.delay(attempt, None, self.rng))
+            await self._back_off(failure, attempt, retry_after, budget, url)
             attempt += 1
 
     async def read(self, rtype: str, rid: str, budget: Budget) -> dict[str, Any] | None:

@@ -252,3 +252,26 @@ async def test_a_server_without_a_capability_statement_is_asked_once(sleeps):
         assert await client.capabilities(Budget(5)) == {}
         assert await client.capabilities(Budget(5)) == {}
     assert route.call_count == 1
+
+
+@respx.mock
+async def test_a_download_retries_as_asked_within_the_deadline_and_is_cut_short(sleeps, tmp_path):
+    now = [100.0]
+    url = f"{BASE}/files/Condition.ndjson"
+    route = respx.get(url).mock(
+        side_effect=[httpx.Response(503, headers={"Retry-After": "3"}), httpx.Response(503), httpx.Response(200)]
+    )
+
+    async def sleep(seconds: float) -> None:  # time passes while the client waits
+        await sleeps(seconds)
+        now[0] += seconds
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        client = FhirClient(
+            BASE, http, sleep=sleep, clock=lambda: now[0], rng=lambda: 1.0, policy=RetryPolicy(retries=5, backoff=1.0)
+        )
+        with pytest.raises(UpstreamError, match="not available yet"):
+            await client.download(url, tmp_path / "out.ndjson", Budget(50, deadline=103.5), authenticated=False)
+    assert sleeps.pauses == [3.0]  # the server's Retry-After; the next pause would end after the deadline
+    assert route.call_count == 2
+    assert route.calls[0].request.extensions["timeout"]["read"] == pytest.approx(3.5)
