@@ -91,14 +91,14 @@ class NdjsonReader:
         pid = patient_of(resource)
         if pid is None:
             return  # Organization, Practitioner, ...: nothing a criterion reads
-        if self.watch is not None:
-            self.watch(pid, resource)
-        if pid in self.failed:
-            return
-        assembler = self.patients.get(pid)
-        if assembler is None:
-            assembler = self.patients[pid] = RecordAssembler(self.m, self.medications, self.as_of)
         try:
+            if self.watch is not None:
+                self.watch(pid, resource)
+            if pid in self.failed:
+                return
+            assembler = self.patients.get(pid)
+            if assembler is None:
+                assembler = self.patients[pid] = RecordAssembler(self.m, self.medications, self.as_of)
             if rtype == "Patient":
                 assembler.set_patient(resource)
             else:

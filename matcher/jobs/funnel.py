@@ -22,6 +22,7 @@ from matcher.codes.loader import Mappings
 from matcher.codes.model import Code
 from matcher.errors import InputError
 from matcher.fhir.client import Budget, FhirClient, query_chunks
+from matcher.fhir.distil import Malformed, codings
 from matcher.fhir.refs import target_id
 from matcher.fhir.source import LocalSource
 from matcher.record import PartialDate
@@ -42,12 +43,10 @@ def disease_valuesets() -> frozenset[str]:
 
 def has_disease_code(condition: dict[str, Any], mappings: Mappings) -> bool:
     """Whether a Condition resource is coded with one of the seven diseases (any tier, any status)."""
-    codings = (condition.get("code") or {}).get("coding") or []
-    codes = [
-        Code(c["system"], c["code"])
-        for c in codings
-        if isinstance(c, dict) and isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
-    ]
+    try:
+        codes = codings(condition.get("code"))
+    except Malformed:
+        return False  # reading the patient's record will report the resource
     return bool(set(mappings.valuesets.lookup_any(codes)) & disease_valuesets())
 
 

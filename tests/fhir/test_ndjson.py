@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fixturekit import SNOMED, PatientBuilder, ago
 
-from matcher.fhir.ndjson import Skipped, read_ndjson
+from matcher.fhir.ndjson import NdjsonReader, Skipped, read_ndjson
 from matcher.record import PatientRecord
 
 
@@ -82,3 +82,24 @@ def test_resources_without_their_patient_are_reported(tmp_path, mappings):
     path.write_text(json.dumps(obs[0]) + "\n", encoding="utf-8")
     [skipped] = list(read_ndjson([path], mappings))
     assert isinstance(skipped, Skipped) and "no Patient resource" in skipped.error
+
+
+def test_a_watcher_that_trips_on_one_resource_costs_that_patient_only(tmp_path, mappings):
+    builders = patients(3)
+    seen: set[str] = set()
+
+    def watch(pid: str, resource: dict[str, object]) -> None:
+        if pid == builders[1].pid:
+            raise ValueError("a bug in the watcher")
+        seen.add(pid)
+
+    reader = NdjsonReader(mappings, watch=watch)
+    for path in export(tmp_path, builders):
+        reader.read(path)
+    out = list(reader.results())
+    assert [s.patient for s in out if isinstance(s, Skipped)] == [f"Patient/{builders[1].pid}"]
+    assert {r.patient.ref for r in out if isinstance(r, PatientRecord)} == {
+        f"Patient/{builders[0].pid}",
+        f"Patient/{builders[2].pid}",
+    }
+    assert seen == {builders[0].pid, builders[2].pid}

@@ -14,7 +14,7 @@ from matcher.errors import InputError, UpstreamError
 from matcher.fhir.bulk import BulkExporter
 from matcher.fhir.client import FhirClient
 from matcher.fhir.mirror import Mirror
-from matcher.jobs.funnel import FunnelOptions, ServerFunnel
+from matcher.jobs.funnel import FunnelOptions, ServerFunnel, has_disease_code
 
 BASE = "https://fhir.example/r4"
 STATUS = f"{BASE}/bulk-status/1"
@@ -193,3 +193,16 @@ async def test_funnel_searches_codes_scans_prefixes_and_narrows_to_a_group(clien
     )
     narrowed, _ = await funnel.candidates("g", date(2026, 6, 30))
     assert narrowed == {"snomed"}
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ({"coding": [{"system": "http://snomed.info/sct", "code": "69896004"}]}, True),
+        ({"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]}, False),
+        ("oops", False),
+        ({"coding": "oops"}, False),
+    ],
+)
+def test_the_disease_watch_reads_codes_and_never_trips_on_a_malformed_one(mappings, code, expected):
+    assert has_disease_code({"resourceType": "Condition", "code": code}, mappings) is expected
