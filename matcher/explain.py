@@ -83,6 +83,8 @@ NAMES: dict[str, str] = {
     "syphilis": "syphilis",
     "cd19_therapy": "CD19-directed therapy",
     "gene_therapy": "gene therapy",
+    "car_t_therapy": "CAR-T cell therapy",
+    "gene_therapy_procedure": "gene therapy",
     "phototherapy": "phototherapy",
 }
 
@@ -97,10 +99,13 @@ TEMPLATES: dict[str, str] = {
     # labs
     "lab.vs_uln": "{item} {value} on {date} is {ratio_text} x ULN ({uln}, {uln_source}); limit is {factor:g} x ULN",
     "lab.range_ignored": "{item}: {why}, so the default ULN was used",
+    "lab.range_unsure": "{item}: {why}; the strictest candidate ULN was used, the most lenient is {loosest} "
+    "(a person should check which applies before {factor:g} x ULN is decided)",
     "crcl.measured": "creatinine clearance {value} on {date} (recorded); limit is {limit:g} mL/min",
     "crcl.cockcroft_gault": "creatinine clearance {value} estimated by Cockcroft-Gault (age {age}, {sex}, "
     "weight {weight} on {weight_date}, creatinine {creatinine}); limit is {limit:g} mL/min",
     "crcl.no_creatinine": "creatinine clearance cannot be estimated without a usable creatinine",
+    "crcl.creatinine_bound": "creatinine clearance cannot be estimated from a creatinine reported as {value}",
     "crcl.no_age": "creatinine clearance cannot be estimated without the patient's birth date",
     "crcl.no_weight": "creatinine clearance is neither measured nor estimable: no usable body weight",
     "crcl.egfr_context": "eGFR {value} on {date} is on record, but an eGFR is not a creatinine clearance",
@@ -135,7 +140,7 @@ TEMPLATES: dict[str, str] = {
     "infection.none": "no active infection recorded",
     "infection.maybe_over": "{label} (since {date}) may or may not have ended by then ({ended}): a person should check",
     # pregnancy
-    "pregnancy.male": "not applicable: the patient is male",
+    "pregnancy.male": "no hCG screening asked: the recorded gender is male",
     "pregnancy.state": "{item} recorded as current: {label} (since {date})",
     "pregnancy.stale_state": "{label} is still recorded as current since {date}, too long ago to be this pregnancy",
     "pregnancy.positive": "{item} positive on {date} (within {window} days)",
@@ -159,11 +164,15 @@ TEMPLATES: dict[str, str] = {
     "diagnosis.maybe_over": "{label} ({date}) may have ended by then ({ended}): a person should check",
     "diagnosis.subtype": "{label} ({date}) does not say whether it is {cohort}: a person should confirm",
     "diagnosis.unconfirmed": "{label} ({date}) is {verification}, not confirmed",
+    "diagnosis.coded_remission": "{label} ({date}) is coded as in remission (clinical status: {clinical}): "
+    "a person should confirm the disease is active",
     "diagnosis.serology": "{item} {polarity} on {date}",
     "cohort.none": "no cohort: none of the seven diseases is recorded",
     "duration.since": "{cohort} documented since {date} ({source}); "
     "needs to be on or before {cutoff} ({months} months)",
     "duration.undated": "{cohort} is recorded without an onset or recorded date",
+    "duration.unconfirmed_earlier": "an earlier entry, {label} ({date}), is {verification}, not confirmed: "
+    "a person should check whether the disease was there then",
     "activity.no_threshold": "the protocol sets no disease-activity threshold for {cohort}",
     "activity.score": "{item} {value} on {date}{threshold_text}",
     "activity.substitute": "{item} was recorded instead of {instead}, which the protocol names",
@@ -172,6 +181,8 @@ TEMPLATES: dict[str, str] = {
     # organ involvement
     "organ.not_required": "{cohort} needs no particular organ involvement",
     "organ.condition": "{item} recorded: {label} ({date})",
+    "organ.unconfirmed": "{item} recorded as {verification}, not confirmed: {label} ({date})",
+    "organ.not_current": "{item} recorded as {clinical}: {label} ({date}); a person should check it still applies",
     "organ.antibody": "{item} {polarity} on {date}",
     "organ.procedure": "{label} on {date}: its result is not coded, a person should read it",
     "organ.not_documented": "the organ involvement {cohort} requires is not documented",

@@ -71,12 +71,24 @@ class Quantity:
 
 @dataclass(frozen=True, slots=True)
 class RefRange:
-    """One referenceRange of a result: its upper limit, and whom it applies to (appliesTo codes)."""
+    """One referenceRange of a result: its upper limit, and whom it applies to (appliesTo, age)."""
 
     high: Quantity | None
     applies_to: frozenset[Code] = frozenset()
-    #: an age range or an appliesTo group restricts it to some patients
-    restricted: bool = False
+    #: appliesTo groups written as text only ("Female", "adult men"); "" for one with neither code nor text
+    applies_text: tuple[str, ...] = ()
+    #: the range's age bounds in years, inclusive; None where open (or when there is no age)
+    age_low: float | None = None
+    age_high: float | None = None
+    #: an age the range gives but that cannot be read in years (no unit, an unknown unit)
+    age_unreadable: bool = False
+
+    @property
+    def restricted(self) -> bool:
+        """Meant for some patients only: a group or an age is named."""
+        return bool(self.applies_to or self.applies_text or self.age_low is not None or self.age_high is not None) or (
+            self.age_unreadable
+        )
 
 
 @dataclass(frozen=True, slots=True)

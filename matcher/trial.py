@@ -174,6 +174,7 @@ class Trial:
                 "car_t_history",
                 "car_t_therapy",
                 "gene_therapy_procedure",
+                "coded_remission",
             ],
         )
         m.require("drugset", [c.drugset for c in self.cohorts] + ["cd19_therapy", "gene_therapy"])

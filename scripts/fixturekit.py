@@ -223,11 +223,11 @@ class PatientBuilder:
             }
         )
 
-    def procedure(self, system: str, code: str, display: str, when: str) -> PatientBuilder:
+    def procedure(self, system: str, code: str, display: str, when: str, status: str = "completed") -> PatientBuilder:
         return self.add(
             {
                 "resourceType": "Procedure",
-                "status": "completed",
+                "status": status,
                 "code": cc(system, code, display),
                 "subject": self.subject,
                 "performedDateTime": when,

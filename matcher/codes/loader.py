@@ -48,6 +48,8 @@ class Mappings:
     thresholds: dict[str, SexLimit]
     #: codes of a reference range's appliesTo -> the sex it is for
     sex_codes: dict[Code, Sex]
+    #: words of a reference range's appliesTo text that name a sex (lower case)
+    sex_words: dict[str, Sex]
     windows: Windows
     unit_aliases: dict[str, str]
     known_units: frozenset[str]
@@ -165,6 +167,11 @@ class _Loader:
                 code: cast(Sex, sex)
                 for sex, entry in m["limits"].get("sex_codes", {}).items()
                 for code in _codes(entry.get("codes", []))
+            },
+            sex_words={
+                word.lower(): cast(Sex, sex)
+                for sex, entry in m["limits"].get("sex_codes", {}).items()
+                for word in entry.get("words", [])
             },
             windows=_windows(m["windows"].get("windows", {})),
             unit_aliases=aliases,

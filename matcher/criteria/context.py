@@ -39,8 +39,13 @@ class Context:
         """Conditions in a value set recorded by as_of, whatever their clinical status."""
         return [c for c, _, _ in self.record.conditions_in(valueset) if self.happened(c.first_known)]
 
-    def procedures(self, valueset: str) -> list[ProcedureFact]:
-        return [p for p, _, _ in self.record.procedures_in(valueset) if self.happened(p.start)]
+    def procedures(self, valueset: str, *, planned: bool = False) -> list[ProcedureFact]:
+        """Procedures in a value set done (or begun) by as_of; with `planned`, those still in preparation."""
+        return [
+            p
+            for p, _, _ in self.record.procedures_in(valueset)
+            if self.happened(p.start) and (p.status in PLANNED_PROCEDURE) == planned
+        ]
 
 
 def years_between(born: date, day: date) -> int:
@@ -53,6 +58,8 @@ def years_between(born: date, day: date) -> int:
 Activity = Literal["active", "inactive", "unclear"]
 #: verification statuses that leave the diagnosis open
 UNCONFIRMED = frozenset({"unconfirmed", "provisional", "differential"})
+#: Procedure statuses of something not yet begun (not-done and entered-in-error are dropped while reading)
+PLANNED_PROCEDURE = frozenset({"preparation"})
 
 
 def activity_on(condition: ConditionFact, as_of: date) -> Activity:

@@ -32,6 +32,8 @@ def diagnosis(ctx: Context, cohort: Cohort | None) -> CriterionResult:
             out.say("fail", "diagnosis.inactive", clinical=cond.clinical_status or "abated", **params)
         elif state == "unclear":
             out.say("review", "diagnosis.maybe_over", ended=str(cond.abatement), **params)
+        elif "coded_remission" in cond.matches:
+            out.say("review", "diagnosis.coded_remission", clinical=cond.clinical_status or "no status", **params)
         elif tier == "review":
             out.say("review", "diagnosis.subtype", **params)
         elif cond.verification_status in UNCONFIRMED:
@@ -62,17 +64,33 @@ def disease_duration(ctx: Context, cohort: Cohort | None) -> CriterionResult:
         out.say("unknown", "duration.undated", cohort=cohort.id)
         out.need("need.diagnosis_date", cohort=cohort.id)
         return out.result(cohort_specific=True)
+    # confirmed entries date the disease; a differential or provisional one only when there is no other
+    confirmed = [(c, s) for c, s in dated if c.verification_status not in UNCONFIRMED]
+    basis = confirmed or dated
     # the entry surely oldest decides: a partial date counts at its latest possible day
-    first, since = min(dated, key=lambda pair: (pair[1].hi, pair[1].lo))
+    first, since = min(basis, key=lambda pair: (pair[1].hi, pair[1].lo))
     source = "onset" if first.onset is not None else "recorded"
     out.cite(condition_evidence(first, item=cohort.valueset))
     status: Status
     if since.hi <= cutoff:
         status = "pass"
-    elif min(s.lo for _, s in dated) > cutoff:
+    elif min(s.lo for _, s in basis) > cutoff:
         status = "fail"
     else:
         status = "review"  # a partial date (a year, a month) straddles the six-month mark
+    earlier = [(c, s) for c, s in dated if s.lo <= cutoff and (c, s) not in basis]
+    if status != "pass" and earlier:
+        # an unconfirmed entry reaches back six months: whether the disease was there then is a person's call
+        status = "review"
+        older, when = min(earlier, key=lambda pair: (pair[1].lo, pair[1].hi))
+        out.say(
+            "review",
+            "duration.unconfirmed_earlier",
+            label=older.label,
+            date=str(when),
+            verification=older.verification_status,
+        )
+        out.cite(condition_evidence(older, item=cohort.valueset))
     out.say(
         status,
         "duration.since",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from matcher.codes.units import convert_between
 from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over
 from matcher.criteria.context import Context
+from matcher.criteria.limits import upper_limit
 from matcher.criteria.measure import (
     Bound,
     Pick,
@@ -14,7 +15,6 @@ from matcher.criteria.measure import (
     pick,
     read_exact,
     read_quantity,
-    upper_limit,
 )
 from matcher.outcome import CriterionResult, Outcome, Status
 
@@ -46,8 +46,8 @@ def renal_function(ctx: Context) -> CriterionResult:
     return out.result()
 
 
-def _against_uln(ctx: Context, out: Outcome, analyte: str, factor: float) -> Usable[float] | None:
-    """One analyte against factor x ULN; returns the deciding result when it is an exact value."""
+def _against_uln(ctx: Context, out: Outcome, analyte: str, factor: float) -> Usable[float | Bound] | None:
+    """One analyte against factor x ULN; returns the deciding result."""
     definition = ctx.m.analytes[analyte]
     p: Pick[float | Bound] = pick(ctx, analyte, ctx.m.windows.organ_function, read_quantity(ctx, analyte, bounds=True))
     if p.chosen is None:
@@ -58,8 +58,10 @@ def _against_uln(ctx: Context, out: Outcome, analyte: str, factor: float) -> Usa
     number = value.value if isinstance(value, Bound) else value
     ratio = number / limit.value
     status = _exceeds(value, factor * limit.value)
+    # above the strictest limit that may be the patient's but not above the most lenient: a person decides
+    undecided = status == "fail" and limit.loosest is not None and _exceeds(value, factor * limit.loosest) != "fail"
     out.say(
-        status,
+        "review" if undecided else status,
         "lab.vs_uln",
         item=analyte,
         value=f"{value.comparator if isinstance(value, Bound) else ''}{fmt(number, definition.unit)}",
@@ -70,7 +72,16 @@ def _against_uln(ctx: Context, out: Outcome, analyte: str, factor: float) -> Usa
         sex=ctx.record.patient.sex,
         factor=factor,
     )
-    if limit.note:
+    if limit.loosest is not None:
+        out.say(
+            "review" if undecided else None,
+            "lab.range_unsure",
+            item=analyte,
+            why=limit.note,
+            loosest=fmt(limit.loosest, definition.unit),
+            factor=factor,
+        )
+    elif limit.note:
         out.say(None, "lab.range_ignored", item=analyte, why=limit.note)
     out.cite(observation_evidence(fact, value=number, unit=definition.unit, limit=limit))
     if status == "unknown":
@@ -82,7 +93,7 @@ def _against_uln(ctx: Context, out: Outcome, analyte: str, factor: float) -> Usa
             value=str(fact.quantity),
         )
     note_passed_over(out, p, analyte, "review" if status == "pass" else None)
-    return Usable(fact, value) if not isinstance(value, Bound) else None
+    return p.chosen
 
 
 def _exceeds(value: float | Bound, limit: float) -> Status:
@@ -96,7 +107,7 @@ def _exceeds(value: float | Bound, limit: float) -> Status:
     return "fail" if value > limit else "pass"
 
 
-def _clearance(ctx: Context, out: Outcome, creatinine: Usable[float] | None) -> None:
+def _clearance(ctx: Context, out: Outcome, creatinine: Usable[float | Bound] | None) -> None:
     """Creatinine clearance: a measured one when there is one, else Cockcroft-Gault; below 30 mL/min excludes."""
     window = ctx.m.windows.organ_function
     measured: Pick[float | Bound] = pick(
@@ -124,10 +135,16 @@ def _clearance(ctx: Context, out: Outcome, creatinine: Usable[float] | None) -> 
     note_passed_over(out, measured, "creatinine_clearance", "review" if estimate == "pass" else None)
 
 
-def _estimate(ctx: Context, out: Outcome, creatinine: Usable[float] | None) -> Status:
+def _estimate(ctx: Context, out: Outcome, creatinine: Usable[float | Bound] | None) -> Status:
     """Cockcroft-Gault from creatinine, age, sex and a recent weight; its status."""
     if creatinine is None:
-        out.say("unknown", "crcl.no_creatinine")
+        out.say("unknown", "crcl.no_creatinine")  # the creatinine finding has put it on the worklist
+        return "unknown"
+    if isinstance(creatinine.value, Bound):
+        out.say("unknown", "crcl.creatinine_bound", value=str(creatinine.fact.quantity))
+        if not any(n.params.get("item") == "creatinine" for n in out.needs):
+            code = ctx.m.analytes["creatinine"].primary_code
+            out.need("need.exact", code, item="creatinine", code=code_label(code), value=str(creatinine.fact.quantity))
         return "unknown"
     ages = ctx.age_range()
     if ages is None:

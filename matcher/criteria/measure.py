@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Generic, TypeVar
 
 from matcher.codes.answers import Polarity, combine
 from matcher.codes.model import AnalyteDef
 from matcher.codes.units import convert, convert_between
 from matcher.criteria.context import Context
+from matcher.criteria.limits import Limit, reference_high
 from matcher.outcome import Evidence
-from matcher.record import ObservationFact, Quantity, RefRange
+from matcher.record import ObservationFact
 
 #: Observation statuses whose value may decide (preliminary and registered results may still change)
 USABLE_STATUSES = frozenset({"final", "amended", "corrected", "appended"})
@@ -212,7 +213,7 @@ def _number_polarity(ctx: Context, fact: ObservationFact, definition: AnalyteDef
     if definition.positive_above is not None and q.unit is not None and q.unit in factors:
         # 'detectable' means above the detection cut-off, whatever range the laboratory prints
         return _against(q.value * factors[q.unit], q.comparator, definition.positive_above)
-    high, _ = reference_high(ctx, fact)
+    high = reference_high(ctx, fact).high
     if high is None:
         return None
     if high.unit == q.unit:
@@ -232,48 +233,6 @@ def _against(value: float, comparator: str | None, cutoff: float) -> Polarity:
     if comparator == ">=":
         return "positive" if value > cutoff else "indeterminate"
     return "positive" if value > cutoff else "negative"
-
-
-# -- limits ----------------------------------------------------------------------------------------
-
-
-def reference_high(ctx: Context, fact: ObservationFact) -> tuple[Quantity | None, str | None]:
-    """The result's own upper limit for this patient: a range for their sex, else one for everyone."""
-    sex = ctx.record.patient.sex
-    for_sex: list[RefRange] = [
-        r for r in fact.ranges if r.applies_to and any(ctx.m.sex_codes.get(c) == sex for c in r.applies_to)
-    ]
-    general = [r for r in fact.ranges if not r.restricted]
-    candidates = for_sex or general
-    chosen = candidates[0] if candidates else None
-    if chosen is None:
-        return None, ("its reference ranges are for other groups of patients" if fact.ranges else None)
-    return chosen.high, None
-
-
-Source = Literal["reference_range", "default"]
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    value: float  # in the analyte's canonical unit
-    source: Source
-    note: str | None = None  # why the reference range was not used, when it was not
-
-
-def upper_limit(ctx: Context, analyte: str, fact: ObservationFact) -> Limit:
-    """The result's own referenceRange.high when usable, else the default ULN for the patient's sex."""
-    definition = ctx.m.analytes[analyte]
-    high, note = reference_high(ctx, fact)
-    if high is not None:
-        converted = convert(definition, high.value, high.unit) if high.unit else None
-        if converted is not None and converted > 0:
-            return Limit(converted, "reference_range")
-        note = "its reference range has no usable unit" if converted is None else "its reference range is not positive"
-    default = ctx.m.uln[analyte]
-    value = convert(definition, default.for_sex(ctx.record.patient.sex), default.unit)
-    assert value is not None  # the loader checked that the unit converts
-    return Limit(value, "default", note)
 
 
 def fmt(value: float, unit: str | None = None) -> str:

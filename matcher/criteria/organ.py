@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from matcher.criteria.cohort import Cohort
 from matcher.criteria.common import code_label, without_cohort
-from matcher.criteria.context import Context, condition_evidence, procedure_evidence
+from matcher.criteria.context import UNCONFIRMED, Context, activity_on, condition_evidence, procedure_evidence
 from matcher.criteria.measure import observation_evidence, pick, read_polarity
 from matcher.outcome import CriterionResult, Outcome, Status
 
@@ -19,13 +19,13 @@ def organ_involvement(ctx: Context, cohort: Cohort | None) -> CriterionResult:
     for valueset in rule.valuesets:
         for cond in ctx.recorded(valueset):
             tier, code = cond.matches[valueset]
-            out.say(
-                "pass" if tier == "match" else "review",
-                "organ.condition",
-                item=valueset,
-                label=cond.label,
-                date=str(cond.first_known or "undated"),
-            )
+            params = {"item": valueset, "label": cond.label, "date": str(cond.first_known or "undated")}
+            if cond.verification_status in UNCONFIRMED:
+                out.say("review", "organ.unconfirmed", verification=cond.verification_status, **params)
+            elif activity_on(cond, ctx.as_of) != "active":
+                out.say("review", "organ.not_current", clinical=cond.clinical_status or "abated", **params)
+            else:
+                out.say("pass" if tier == "match" else "review", "organ.condition", **params)
             out.cite(condition_evidence(cond, code=str(code), item=valueset))
     for analyte in rule.antibodies:
         p = pick(ctx, analyte, ctx.m.windows.autoantibodies, read_polarity(ctx, analyte))

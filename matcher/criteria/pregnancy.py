@@ -17,14 +17,15 @@ CHILDBEARING_MAX_AGE = 55
 
 def pregnancy(ctx: Context) -> CriterionResult:
     out = Outcome("pregnancy", "exclusion")
-    if ctx.record.patient.sex == "male":
-        return out.say("pass", "pregnancy.male").result()
+    # records are read whatever Patient.gender says: it is administrative gender, not biological sex
     found = _coded_states(ctx, out)
     found |= _observed(ctx, out, "pregnancy_status")
     found |= _observed(ctx, out, "lactation_status")
     found |= _observed(ctx, out, "hcg")
     if not found:
         out.say("pass", "pregnancy.none")
+    if ctx.record.patient.sex == "male":
+        return out.say(None, "pregnancy.male").result()
     ages = ctx.age_range()
     tested = any(f.message == "pregnancy.negative" and f.params.get("item") == "hcg" for f in out.findings)
     if out.status == "pass" and not tested and (ages is None or ages[0] < CHILDBEARING_MAX_AGE):

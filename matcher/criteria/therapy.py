@@ -240,6 +240,14 @@ def _coded(ctx: Context, out: Outcome, status: Status, message: str) -> None:
     for cond in ctx.recorded("car_t_history"):
         out.say(status, message, label=cond.label, date=str(cond.first_known or "undated"))
         out.cite(condition_evidence(cond, item="car_t_history"))
+    _planned(ctx, out, "car_t_therapy")
+
+
+def _planned(ctx: Context, out: Outcome, valueset: str) -> None:
+    """A procedure still in preparation has not been given, but a person should know it is planned."""
+    for proc in ctx.procedures(valueset, planned=True):
+        out.say("review", "exposure.planned", item=valueset, label=proc.label, date=str(proc.start or "undated"))
+        out.cite(procedure_evidence(proc, item=valueset))
 
 
 def _unidentified(ctx: Context, out: Outcome) -> None:
@@ -267,6 +275,7 @@ def gene_therapy(ctx: Context) -> CriterionResult:
     for proc in ctx.procedures("gene_therapy_procedure"):
         out.say("fail", "exposure.procedure", label=proc.label, date=str(proc.start or "undated"))
         out.cite(procedure_evidence(proc, item="gene_therapy_procedure"))
+    _planned(ctx, out, "gene_therapy_procedure")
     _unidentified(ctx, out)
     if not any(f.status for f in out.findings):
         out.say("pass", "exposure.none", item="gene_therapy")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
 from matcher.codes.loader import Mappings
@@ -26,6 +27,7 @@ Json = dict[str, Any]
 
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 
 #: statuses under which a resource never counts (and is dropped while reading)
 _DROPPED_OBSERVATION = frozenset({"entered-in-error", "cancelled"})
@@ -34,7 +36,7 @@ _DROPPED_MEDICATION = frozenset({"entered-in-error"})
 _DROPPED_PROCEDURE = frozenset({"entered-in-error", "not-done"})
 
 _SUPPLY_DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "wk": 7.0, "week": 7.0, "mo": 30.4375, "a": 365.25}
-_GRADE = re.compile(r"(\d*)\s*([A-Ea-e])\b")
+_GRADE = re.compile(r"(\d{0,3})\s*([A-Ea-e])\b")
 #: BILAG-2004 grades nine organ systems; a count beyond that is a data error
 BILAG_SYSTEMS = 9
 #: an onset given as an age beyond this, or a supply beyond a century, is a data error
@@ -77,14 +79,18 @@ def label(concept: object) -> str:
     return "(uncoded)"
 
 
-def status_code(concept: object) -> str | None:
-    """The code of a status CodeableConcept (clinicalStatus, verificationStatus)."""
+def status_code(concept: object, system: str) -> str | None:
+    """The code of a status CodeableConcept (clinicalStatus, verificationStatus, dataAbsentReason).
+
+    A coding in the status's own HL7 code system decides, wherever it stands among the codings (a
+    SNOMED CT translation may come first); failing one, the first coding with a code.
+    """
     if not isinstance(concept, dict):
         return None
-    for coding in _list(concept.get("coding")):
-        if isinstance(coding.get("code"), str):
-            return str(coding["code"])
-    return None
+    coded = [c for c in _list(concept.get("coding")) if isinstance(c.get("code"), str)]
+    own = [c for c in coded if c.get("system") == system]
+    chosen = (own or coded)[:1]
+    return str(chosen[0]["code"]) if chosen else None
 
 
 def reference_of(resource: Json, fallback: str) -> str:
@@ -163,7 +169,7 @@ class Distiller:
     def condition(
         self, resource: Json, ref: str, matches: Mapping[str, tuple[Tier, Code]], birth: PartialDate | None
     ) -> ConditionFact | None:
-        verification = status_code(resource.get("verificationStatus"))
+        verification = status_code(resource.get("verificationStatus"), CONDITION_VERIFICATION)
         if verification in _DROPPED_VERIFICATION:
             return None
         abated_at = _onset_like(resource, "abatement", birth)
@@ -171,7 +177,7 @@ class Distiller:
             ref=ref,
             codes=codings(resource.get("code")),
             label=label(resource.get("code")),
-            clinical_status=status_code(resource.get("clinicalStatus")),
+            clinical_status=status_code(resource.get("clinicalStatus"), CONDITION_CLINICAL),
             verification_status=verification,
             onset=_onset_like(resource, "onset", birth),
             recorded=PartialDate.parse(resource.get("recordedDate")),
@@ -208,7 +214,7 @@ class Distiller:
                     value_text=value_text if isinstance(value_text, str) else None,
                     interpretation=tuple(c for cc in _list(part.get("interpretation")) for c in codings(cc)),
                     ranges=self._ranges(part),
-                    absent_reason=status_code(part.get("dataAbsentReason"))
+                    absent_reason=status_code(part.get("dataAbsentReason"), DATA_ABSENT_REASON)
                     or ("absent" if "dataAbsentReason" in part else None),
                     grades=_grades(part) if kind == "score" and self.m.scores[item].value == "grades" else (),
                     value_display=value_text if isinstance(value_text, str) else _display(value_cc),
@@ -280,14 +286,40 @@ class Distiller:
         return None
 
     def _ranges(self, part: Json) -> tuple[RefRange, ...]:
-        """Every referenceRange with an upper limit; which one applies is decided with the patient's sex."""
+        """Every referenceRange with an upper limit; which one applies is decided with the patient's sex and age."""
         out = []
         for rng in _list(part.get("referenceRange")):
             if "high" in rng:
-                applies = frozenset(c for cc in _list(rng.get("appliesTo")) for c in codings(cc))
-                restricted = bool(applies) or "age" in rng or "appliesTo" in rng
-                out.append(RefRange(self._quantity(rng["high"]), applies, restricted))
+                groups = _list(rng.get("appliesTo"))
+                applies = frozenset(c for cc in groups for c in codings(cc))
+                # a group named in words only; "" when it has neither code nor words
+                texts = tuple(cc["text"] if isinstance(cc.get("text"), str) else "" for cc in groups if not codings(cc))
+                age = rng.get("age")
+                low, high, bad_age = _age_bounds(age) if isinstance(age, dict) else (None, None, "age" in rng)
+                out.append(RefRange(self._quantity(rng["high"]), applies, texts, low, high, bad_age))
         return tuple(out)
+
+
+#: an age of a reference range in years, by UCUM code
+_AGE_YEARS = {"a": 1.0, "mo": 1 / 12, "wk": 7 / 365.25, "d": 1 / 365.25}
+
+
+def _age_bounds(age: Json) -> tuple[float | None, float | None, bool]:
+    """(low, high) of referenceRange.age in years, and whether a bound given could not be read."""
+    out: list[float | None] = []
+    unreadable = False
+    for key in ("low", "high"):
+        bound = age.get(key)
+        if bound is None:
+            out.append(None)
+            continue
+        per = _AGE_YEARS.get(str(bound.get("code"))) if isinstance(bound, dict) else None
+        if per is None or not _number(bound.get("value")):
+            unreadable = True
+            out.append(None)
+        else:
+            out.append(float(bound["value"]) * per)
+    return out[0], out[1], unreadable
 
 
 def _onset_like(resource: Json, prefix: str, birth: PartialDate | None) -> PartialDate | None:
@@ -302,14 +334,19 @@ def _onset_like(resource: Json, prefix: str, birth: PartialDate | None) -> Parti
         if age.get("code", "a") != "a" or not 0 <= age["value"] <= MAX_AGE_YEARS:
             return None
         years = int(age["value"])
-        try:
-            lo = birth.lo.replace(year=birth.lo.year + years)
-            hi = birth.hi.replace(year=birth.hi.year + years + 1)
-        except ValueError:  # 29 February
-            lo = birth.lo.replace(year=birth.lo.year + years, day=28)
-            hi = birth.hi.replace(year=birth.hi.year + years + 1, day=28)
-        return PartialDate(lo, hi, f"age {years}")
+        lo, hi = _years_after(birth.lo, years), _years_after(birth.hi, years + 1)
+        return PartialDate(lo, hi, f"age {years}") if lo and hi else None
     return None
+
+
+def _years_after(day: date, years: int) -> date | None:
+    """The same day `years` later (28 February for 29 February); None past the calendar's end."""
+    if day.year + years > date.max.year:
+        return None
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def observation_time(resource: Json) -> tuple[PartialDate | None, Any]:

@@ -66,6 +66,14 @@ def test_diagnosis_status_and_verification(run, kwargs, status):
     assert run(p).criterion("diagnosis").status == status
 
 
+@pytest.mark.parametrize(("code", "cohort"), [("698694005", "sle"), ("143441000119108", "ra")])
+def test_a_code_saying_in_remission_is_not_a_current_diagnosis(run, code, cohort):
+    result = run(PatientBuilder("remission").condition(SNOMED, code, "in remission", onset=ago(years=2)))
+    assert result.cohort == cohort
+    assert result.criterion("diagnosis").status == "review"
+    assert result.criterion("diagnosis").findings[0].message == "diagnosis.coded_remission"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "status"),
     [
@@ -81,6 +89,21 @@ def test_diagnosis_status_and_verification(run, kwargs, status):
 def test_disease_duration(run, kwargs, status):
     p = PatientBuilder("dur").condition(SNOMED, "69896004", "RA", **kwargs)
     assert run(p).criterion("disease_duration").status == status
+
+
+@pytest.mark.parametrize(
+    ("older", "status"),
+    [
+        ({"verification": "differential"}, "review"),  # only an unconfirmed entry reaches back six months
+        ({"verification": "confirmed"}, "pass"),
+        ({"clinical": "resolved"}, "pass"),  # a documented history, even if it was once closed
+    ],
+)
+def test_an_unconfirmed_older_entry_does_not_date_a_recent_diagnosis(run, older, status):
+    p = PatientBuilder("dur").condition(SNOMED, "69896004", "RA", onset=ago(months=2))
+    p.condition(SNOMED, "69896004", "RA", onset=ago(years=3), **older)
+    result = run(p).criterion("disease_duration")
+    assert result.status == status
 
 
 def test_six_months_before_clamps_to_month_end():
@@ -181,6 +204,23 @@ def test_cohorts_without_a_threshold_pass_and_say_so(criterion):
     [
         (lambda p: p.condition(ICD10CM, "J84.10", "Pulmonary fibrosis", onset=ago(years=1)), "pass"),
         (lambda p: p.condition(ICD10, "I27.0", "Primary pulmonary hypertension", onset=ago(years=1)), "pass"),
+        (
+            lambda p: p.condition(
+                ICD10CM, "J84.10", "Pulmonary fibrosis", onset=ago(years=1), verification="differential"
+            ),
+            "review",
+        ),
+        (
+            lambda p: p.condition(
+                ICD10,
+                "I27.0",
+                "Pulmonary hypertension",
+                onset=ago(years=4),
+                clinical="resolved",
+                abatement=ago(years=3),
+            ),
+            "review",
+        ),
         (lambda p: None, "unknown"),
     ],
 )

@@ -218,3 +218,75 @@ def test_synthea_blood_creatinine_is_creatinine(criterion):
 )
 def test_cockcroft_gault(age, weight, scr, female, expected):
     assert cockcroft_gault(age, weight, scr, female=female) == pytest.approx(expected)
+
+
+def test_a_creatinine_given_as_a_bound_asks_for_an_exact_one_for_the_estimate(criterion):
+    p = patient()
+    p.obs(
+        LOINC,
+        CREA,
+        "Creatinine",
+        ago(5),
+        extra={
+            "valueQuantity": {
+                "value": 0.5,
+                "comparator": "<",
+                "unit": "mg/dL",
+                "system": "http://unitsofmeasure.org",
+                "code": "mg/dL",
+            }
+        },
+    )
+    p.lab(WEIGHT, "Body weight", 80, "kg", ago(5))
+    result = criterion(p, "renal_function")
+    assert result.status == "unknown"
+    assert "cannot be estimated from a creatinine reported as <0.5 mg/dL" in reason(result)
+    [need] = result.needs
+    assert need.message == "need.exact" and need.params["item"] == "creatinine"
+    assert [str(c) for c in need.codes] == [f"{LOINC}|{CREA}"]
+
+
+def _range(high: float, **where: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"high": {"value": high, "unit": "U/L", "system": "http://unitsofmeasure.org", "code": "U/L"}}
+    if "ages" in where:
+        low, top = where["ages"]
+        out["age"] = {
+            k: {"value": v, "unit": "years", "system": "http://unitsofmeasure.org", "code": "a"}
+            for k, v in (("low", low), ("high", top))
+            if v is not None
+        }
+    if "text" in where:
+        out["appliesTo"] = [{"text": where["text"]}]
+    return out
+
+
+def alt_with_ranges(sex: str, birth: str, value: float, *ranges: dict[str, Any]) -> PatientBuilder:
+    p = patient(sex, birth)
+    p.obs(LOINC, ALT, "ALT", ago(5), value=value, unit="U/L", extra={"referenceRange": list(ranges)})
+    p.lab(AST, "AST", 20, "U/L", ago(5))
+    return p
+
+
+@pytest.mark.parametrize(
+    ("sex", "birth", "ranges", "status", "fragment"),
+    [
+        # 70 U/L against the laboratory's 19 U/L is 3.7 x ULN; against the default 35/40 it would pass
+        ("female", "1980-01-01", [_range(19, ages=(18, 120))], "fail", "the result's own reference range"),
+        ("female", "1980-01-01", [_range(19, text="Female"), _range(33, text="Male")], "fail", "(19 U/L"),
+        ("male", "1980-01-01", [_range(19, text="Female"), _range(33, text="Male")], "pass", "(33 U/L"),
+        ("female", "1980-01-01", [_range(19, ages=(0, 17)), _range(40, ages=(18, None))], "pass", "(40 U/L"),
+        # only a range for children: not this adult's, so the default decides
+        ("female", "1980-01-01", [_range(19, ages=(0, 17))], "pass", "for other groups of patients"),
+        # a group in words nobody can place: held against both readings, so a person decides
+        ("female", "1980-01-01", [_range(19, text="Caucasian adults")], "review", "the most lenient is 35 U/L"),
+    ],
+)
+def test_the_results_own_range_is_placed_by_sex_and_age(criterion, sex, birth, ranges, status, fragment):
+    result = criterion(alt_with_ranges(sex, birth, 70, *ranges), "liver_function")
+    assert result.status == status
+    assert fragment in reason(result)
+
+
+def test_a_range_that_may_not_apply_still_excludes_when_every_reading_does(criterion):
+    p = alt_with_ranges("female", "1980-01-01", 200, _range(19, text="Caucasian adults"))
+    assert criterion(p, "liver_function").status == "fail"  # 200 U/L is above 3 x 19 and 3 x 35

@@ -18,6 +18,15 @@ def test_men_pass_without_a_worklist_entry(criterion):
     assert not result.needs
 
 
+def test_a_pregnancy_recorded_for_a_patient_of_male_gender_still_excludes(criterion):
+    # Patient.gender is administrative gender: a trans man can be pregnant
+    p = PatientBuilder("man", sex="male").lab("2106-3", "hCG", 250, "m[IU]/mL", ago(5))
+    p.condition(SNOMED, "77386006", "Pregnant", onset=ago(60))
+    result = criterion(p, "pregnancy")
+    assert result.status == "fail"
+    assert {f.message for f in result.findings if f.status == "fail"} == {"pregnancy.positive", "pregnancy.state"}
+
+
 def test_a_woman_without_records_passes_but_the_worklist_asks_for_hcg(criterion):
     result = criterion(woman(), "pregnancy")
     assert result.status == "pass"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from fixturekit import ATC, ICD10, ICD10CM, RXNORM, PatientBuilder, ago
+from fixturekit import ATC, ICD10, ICD10CM, RXNORM, SNOMED, PatientBuilder, ago
 
 from matcher.criteria.therapy import Exposure, courses
 from matcher.explain import reason
 from matcher.record import MedicationFact, PartialDate
 
 MTX = ("105586", "Methotrexate 10 MG Oral Tablet")
+PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
 
 
 def ra() -> PatientBuilder:
@@ -91,6 +92,7 @@ def test_courses_do_not_join_across_a_long_gap():
         (lambda p: p.med_administration("L01XL04", "tisagenlecleucel", ago(700), system=ATC), "fail", "fail"),
         (lambda p: p.med_administration("L01XL07", "idecabtagene vicleucel", ago(700), system=ATC), "pass", "fail"),
         (lambda p: p.med_administration("L04AG10", "inebilizumab", ago(700), system=ATC), "fail", "pass"),
+        (lambda p: p.med_administration("1987402", "Yescarta", ago(700)), "fail", "fail"),  # a product RXCUI
         (
             lambda p: p.med_request("L01XL04", "tisagenlecleucel", ago(10), system=ATC, intent="plan"),
             "review",
@@ -106,6 +108,10 @@ def test_courses_do_not_join_across_a_long_gap():
             "review",
             "fail",
         ),
+        (lambda p: p.procedure(SNOMED, "1156961008", "CAR-T cell therapy", ago(400)), "review", "fail"),
+        (lambda p: p.procedure(PCS, "XW033J7", "Kymriah infusion", ago(400)), "review", "fail"),
+        # in preparation: not given, but planned, so a person looks
+        (lambda p: p.procedure(SNOMED, "1156961008", "CAR-T cell therapy", ago(5), "preparation"), "review", "review"),
         (lambda p: None, "pass", "pass"),
     ],
 )
@@ -136,3 +142,20 @@ def test_a_medication_that_cannot_be_identified_is_not_a_pass(run, mappings):
     for cid in ("prior_cd19_therapy", "gene_therapy"):
         assert result.criterion(cid).status == "unknown"
         assert result.criterion(cid).needs[0].message == "need.medication"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [("completed", "pass"), ("in-progress", "pass"), ("preparation", "unknown")]
+)
+def test_phototherapy_counts_only_once_begun(criterion, status, expected):
+    p = PatientBuilder("psoriasis").condition(ICD10, "L40.0", "Psoriasis vulgaris", onset=ago(years=3))
+    p.add(
+        {
+            "resourceType": "Procedure",
+            "status": status,
+            "code": {"coding": [{"system": PCS, "code": "6A601ZZ"}], "text": "NB-UVB"},
+            "subject": p.subject,
+            "performedPeriod": {"start": ago(200), "end": ago(10)},
+        }
+    )
+    assert criterion(p, "refractory").status == expected
