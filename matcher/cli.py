@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from matcher import __version__
 from matcher.errors import ExitCode, InputError, TrialmatchError
+from matcher.evaluate import as_of_problem
 from matcher.outcome import MatchResult
 from matcher.pipeline import checked_mappings, match_bundle, rank_paths
 from matcher.serialize import result_json
@@ -39,9 +40,13 @@ def _shard(text: str) -> tuple[int, int]:
 
 def _as_of(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+    problem = as_of_problem(day)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return day
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         err = exc.errors()[0]
         print(f"trialmatch: setting TRIALMATCH_{str(err['loc'][0]).upper()}: {err['msg']}", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    if settings.debug:  # tracebacks of internal errors are logged at DEBUG
+        logging.getLogger("trialmatch").setLevel(logging.DEBUG)
     try:
         return COMMANDS[args.command](args, settings)
     except TrialmatchError as exc:

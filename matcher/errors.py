@@ -21,6 +21,7 @@ with a 4xx status (api/outcome.py). Messages hold resource ids, never patient da
 
 from __future__ import annotations
 
+import logging
 from enum import IntEnum
 
 
@@ -122,3 +123,15 @@ class ConfigurationError(TrialmatchError):
 
 class DatabaseError(TrialmatchError):
     """The run history database could not be opened, migrated or written."""
+
+
+def internal_error(log: logging.Logger, what: str, exc: BaseException) -> str:
+    """Log a bug met while handling `what` (an id or a place), and return the one line a user sees.
+
+    Only the exception's type is logged at ERROR: its message and traceback can quote the values of a
+    patient's record, so they go to DEBUG (TRIALMATCH_DEBUG=1).
+    """
+    line = f"internal error ({type(exc).__name__})"
+    log.error("%s: %s", what, line)
+    log.debug("%s: traceback of the internal error", what, exc_info=exc)
+    return line

@@ -12,9 +12,20 @@ from matcher.outcome import SEVERITY, CohortSummary, CriterionResult, MatchResul
 from matcher.record import PatientRecord
 from matcher.trial import NCT07161193, Trial
 
+#: the dates a question may be asked on: look-back windows and therapy periods are counted from as_of
+#: in calendar days, which Python's dates cannot do near year 1 or 9999
+EARLIEST_AS_OF, LATEST_AS_OF = date(1900, 1, 1), date(2199, 12, 31)
+
 #: weight of each status in the score: passes count fully, reviews half, a fail a little (so that
 #: within one verdict more passes and fewer unknowns always rank higher), an unknown nothing
 SCORE_WEIGHTS: dict[Status, float] = {"pass": 1.0, "review": 0.5, "fail": 0.25, "unknown": 0.0}
+
+
+def as_of_problem(as_of: date) -> str | None:
+    """Why a date cannot be the date of the question, or None when it can."""
+    if EARLIEST_AS_OF <= as_of <= LATEST_AS_OF:
+        return None
+    return f"as_of {as_of.isoformat()} is outside {EARLIEST_AS_OF.isoformat()} to {LATEST_AS_OF.isoformat()}"
 
 
 def evaluate(record: PatientRecord, as_of: date, mappings: Mappings, trial: Trial = NCT07161193) -> MatchResult:

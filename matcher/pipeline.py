@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
 from matcher.codes.loader import Mappings
-from matcher.evaluate import evaluate
+from matcher.errors import InputError, internal_error
+from matcher.evaluate import as_of_problem, evaluate
 from matcher.fhir.bundle import record_from_bundle
 from matcher.fhir.ndjson import Skipped
 from matcher.outcome import MatchResult
@@ -15,6 +17,8 @@ from matcher.rank import rank
 from matcher.settings import Settings
 from matcher.sources import read_inputs
 from matcher.trial import NCT07161193
+
+log = logging.getLogger("trialmatch")
 
 
 def checked_mappings(settings: Settings) -> Mappings:
@@ -24,19 +28,32 @@ def checked_mappings(settings: Settings) -> Mappings:
     return mappings
 
 
+def check_as_of(as_of: date) -> date:
+    """The date of the question, refused (InputError) when the look-back windows cannot be counted from it."""
+    problem = as_of_problem(as_of)
+    if problem:
+        raise InputError(problem)
+    return as_of
+
+
 def match_bundle(
     data: bytes | str | dict[str, object], as_of: date, mappings: Mappings, source: str | None = None
 ) -> MatchResult:
+    check_as_of(as_of)
     return evaluate(record_from_bundle(data, mappings, source, as_of), as_of, mappings)
 
 
 def rank_paths(paths: Iterable[Path], as_of: date, mappings: Mappings) -> tuple[list[MatchResult], list[Skipped]]:
     """Every patient in the inputs, ranked; inputs that could not be read are returned beside them."""
+    check_as_of(as_of)
     results: list[MatchResult] = []
     skipped: list[Skipped] = []
     for item in read_inputs(paths, mappings, as_of):
         if isinstance(item, Skipped):
             skipped.append(item)
-        else:
+            continue
+        try:
             results.append(evaluate(item, as_of, mappings))
+        except Exception as exc:  # a bug must cost one patient, not the whole ranking
+            skipped.append(Skipped(item.patient.ref, item.patient.ref, internal_error(log, item.patient.ref, exc)))
     return rank(results), skipped

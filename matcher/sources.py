@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from matcher.codes.loader import Mappings
-from matcher.errors import InputError
+from matcher.errors import InputError, internal_error
 from matcher.fhir.bundle import parse_json, record_from_bundle
 from matcher.fhir.ndjson import Skipped, read_ndjson
 from matcher.record import PatientRecord
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+log = logging.getLogger("trialmatch.fhir")
 
 
 def expand(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[Path], list[Skipped]]:
@@ -28,16 +30,18 @@ def expand(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[Path], 
     for path in paths:
         if path.is_dir():
             for found in sorted(path.rglob("*")):
+                if not found.is_file():
+                    continue  # a folder named x.ndjson, a dangling link
                 if found.suffix in NDJSON_SUFFIXES:
                     ndjson.append(found)
                 elif found.suffix == ".json":
                     json_files.append((found, False))
+        elif not path.exists():
+            problems.append(Skipped(str(path), None, "no such file or folder"))
         elif path.suffix in NDJSON_SUFFIXES:
             ndjson.append(path)
-        elif path.exists():
-            json_files.append((path, True))
         else:
-            problems.append(Skipped(str(path), None, "no such file or folder"))
+            json_files.append((path, True))
     return json_files, ndjson, problems
 
 
@@ -63,6 +67,8 @@ def read_inputs(
             yield record_from_bundle(data, mappings, str(path), as_of)
         except InputError as exc:
             yield Skipped(str(path), None, exc.detail)
+        except Exception as exc:  # a bug must cost one file, not the whole run
+            yield Skipped(str(path), None, internal_error(log, str(path), exc))
     if ndjson:
         yield from read_ndjson(ndjson, mappings, as_of)
 

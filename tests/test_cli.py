@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from contract import contract_problems, ranked_problems
 
+import matcher.pipeline
 from matcher.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,3 +183,41 @@ def test_nightly_refuses_what_cannot_work(capsysbinary, tmp_path, monkeypatch, a
         code = exc.code
     assert code == 2
     assert message in capsysbinary.readouterr().err.decode()
+
+
+@pytest.mark.parametrize("day", ["0005-01-01", "2200-01-01"])
+def test_an_as_of_too_far_out_is_refused_in_one_line(capsys, day):
+    with pytest.raises(SystemExit) as stopped:
+        main(["match", str(FIXTURES / "sle_eligible.json"), "--as-of", day])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "is outside 1900-01-01 to 2199-12-31" in err
+
+
+def test_rank_skips_paths_it_cannot_read_and_ranks_the_rest(capsysbinary, tmp_path):
+    (tmp_path / "folder.ndjson").mkdir()  # a folder with a file's name
+    (tmp_path / "dangling.ndjson").symlink_to(tmp_path / "gone.ndjson")
+    shutil.copy(FIXTURES / "sle_eligible.json", tmp_path / "good.json")
+    code, ranked, _ = run(capsysbinary, "rank", str(tmp_path / "missing.ndjson"), str(tmp_path), *AS_OF)
+    assert code == 2
+    assert [c["verdict"] for c in ranked["candidates"]] == ["eligible"]
+    assert [s["error"] for s in ranked["skipped"]] == ["no such file or folder"]
+
+
+def test_a_bug_on_one_patient_costs_that_patient_only(capsysbinary, tmp_path, monkeypatch, caplog):
+    real = matcher.pipeline.evaluate
+
+    def failing(record, as_of, mappings):
+        if record.patient.ref.endswith(victim):
+            raise ValueError("a value from the record: 1961-02-03")
+        return real(record, as_of, mappings)
+
+    victim = json.loads((FIXTURES / "hbsag_positive.json").read_text())["entry"][0]["resource"]["id"]
+    monkeypatch.setattr(matcher.pipeline, "evaluate", failing)
+    for name in ("sle_eligible.json", "hbsag_positive.json"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    code, ranked, err = run(capsysbinary, "rank", str(tmp_path), *AS_OF)
+    assert code == 2
+    assert len(ranked["candidates"]) == 1
+    assert ranked["skipped"][0]["error"] == "internal error (ValueError)"
+    assert "1961-02-03" not in caplog.text + err  # the message of an internal error is not logged

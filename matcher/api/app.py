@@ -19,7 +19,7 @@ from matcher.api import outcome
 from matcher.api.schemas import HealthOut, MatchResultOut, OperationOutcomeOut
 from matcher.fhir.connect import make_auth, open_source
 from matcher.fhir.source import PatientSource
-from matcher.pipeline import checked_mappings, match_bundle
+from matcher.pipeline import check_as_of, checked_mappings, match_bundle
 from matcher.serialize import result_json
 from matcher.settings import Settings
 from matcher.trial import TRIAL_ID
@@ -39,7 +39,13 @@ _BUNDLE_BODY = {
         "required": True,
         "description": "a FHIR R4 Bundle holding one Patient and that patient's resources",
         "content": {
-            media: {"schema": {"type": "object", "properties": {"resourceType": {"const": "Bundle"}}}}
+            media: {
+                "schema": {
+                    "type": "object",
+                    "required": ["resourceType"],
+                    "properties": {"resourceType": {"const": "Bundle"}},
+                }
+            }
             for media in ("application/fhir+json", "application/json")
         },
     }
@@ -142,8 +148,8 @@ def create_app(
         as_of: Annotated[date | None, Query(description="date of the question, YYYY-MM-DD (default today)")] = None,
     ) -> Response:
         patients: PatientSource = request.app.state.patients
+        day = check_as_of(as_of or today())  # before the FHIR server is asked anything
         fetched = await patients.fetch(patient_id)
-        day = as_of or today()
         result = await run_in_threadpool(match_bundle, fetched.bundle(), day, mappings, f"Patient/{patient_id}")
         headers = {"X-Cache": "hit" if fetched.cached else "miss", "X-FHIR-Requests": str(fetched.requests)}
         return _json(result_json(result), headers=headers)

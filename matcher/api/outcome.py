@@ -90,3 +90,22 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _for_validation)
     app.add_exception_handler(StarletteHTTPException, _for_http)
     app.add_exception_handler(Exception, _for_anything)
+    _document_errors_as_fhir(app)
+
+
+def _document_errors_as_fhir(app: FastAPI) -> None:
+    """The OpenAPI document says what is served: errors are application/fhir+json, not application/json."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = generate()
+            for route in spec.get("paths", {}).values():
+                for operation in route.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status[:1] in ("4", "5") and "application/json" in content:
+                            content[FHIR_JSON] = content.pop("application/json")
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]

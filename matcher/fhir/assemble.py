@@ -215,6 +215,7 @@ class RecordAssembler:
 
     def _medication_codes(self, resource: Json, ref: str) -> tuple[tuple[Code, ...], str, Json | None]:
         """Codes of the drug a medication use names: inline, or from the Medication it references."""
+        medication: Json | None = None
         try:
             if "medicationCodeableConcept" in resource:
                 concept = resource["medicationCodeableConcept"]
@@ -223,6 +224,7 @@ class RecordAssembler:
             medication = self._resolve(resource, target) if isinstance(target, str) else None
             if medication is None:
                 if isinstance(target, str):
+                    validate(resource, ref)  # the criteria will read it as an unidentified medication
                     self._skipped.append(f"{ref}: medication {target} not found")
                     self._unidentified.append(ref)
                 return (), "(unknown medication)", None
@@ -231,13 +233,16 @@ class RecordAssembler:
                 if isinstance(ingredient, dict):
                     codes.extend(codings(ingredient.get("itemCodeableConcept")))
             return tuple(dict.fromkeys(codes)), label(medication.get("code")), medication
-        except (Malformed, AttributeError):
+        except (Malformed, AttributeError, TypeError):
             validate(resource, ref)
+            if medication is not None:
+                validate(medication, reference_of(medication, f"{ref}#medication"))
             raise InvalidResourceError("unreadable medication", reference=ref) from None
 
     def _resolve(self, resource: Json, target: str) -> Json | None:
         if target.startswith("#"):
-            for contained in resource.get("contained", []) or []:
+            found = resource.get("contained")
+            for contained in found if isinstance(found, list) else ():
                 if (
                     isinstance(contained, dict)
                     and contained.get("resourceType") == "Medication"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -11,6 +12,8 @@ from matcher.codes.loader import Mappings
 from matcher.errors import InvalidResourceError, NotABundleError, NotJSONError, PatientCountError
 from matcher.fhir.assemble import MedicationIndex, RecordAssembler
 from matcher.record import PatientRecord
+
+_TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{1,63}")
 
 
 def parse_json(data: bytes | str, source: str | None = None) -> Any:
@@ -30,8 +33,11 @@ def record_from_bundle(
     bundle = data if isinstance(data, dict) else parse_json(data, source)
     if not isinstance(bundle, dict) or "resourceType" not in bundle:
         raise NotABundleError("not a FHIR resource (no resourceType)", source=source)
-    if bundle["resourceType"] != "Bundle":
-        raise NotABundleError(f"a {bundle['resourceType']!s:.40} resource, not a Bundle", source=source)
+    rtype = bundle["resourceType"]
+    if rtype != "Bundle":
+        # named only when it looks like a FHIR type: an arbitrary string could be someone's data
+        what = f"a {rtype} resource" if isinstance(rtype, str) and _TYPE_NAME.fullmatch(rtype) else "a resource"
+        raise NotABundleError(f"{what}, not a Bundle", source=source)
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise NotABundleError("Bundle.entry is not a list", source=source)

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from matcher.codes.loader import Mappings
-from matcher.errors import InputError
+from matcher.errors import InputError, internal_error
 from matcher.fhir.assemble import MedicationIndex, RecordAssembler
 from matcher.fhir.bundle import record_from_bundle
 from matcher.fhir.refs import target_id
@@ -63,14 +63,19 @@ class NdjsonReader:
         self.medications = MedicationIndex()
         self.patients: dict[str, RecordAssembler] = {}
         self.failed: dict[str, Skipped] = {}
+        #: the file and line where each patient's first resource was read, to say where a problem is
+        self.first_seen: dict[str, str] = {}
         self.bundles: list[PatientRecord | Skipped] = []
         self.problems: list[Skipped] = []
 
     def read(self, path: Path) -> None:
-        with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    self._line(line, f"{path}:{number}")
+        try:
+            with path.open("rb") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        self._line(line, f"{path}:{number}")
+        except OSError as exc:
+            self.problems.append(Skipped(str(path), None, f"cannot read: {exc.strerror or type(exc).__name__}"))
 
     def _line(self, line: bytes, where: str) -> None:
         try:
@@ -99,6 +104,7 @@ class NdjsonReader:
             assembler = self.patients.get(pid)
             if assembler is None:
                 assembler = self.patients[pid] = RecordAssembler(self.m, self.medications, self.as_of)
+                self.first_seen[pid] = where
             if rtype == "Patient":
                 assembler.set_patient(resource)
             else:
@@ -107,8 +113,7 @@ class NdjsonReader:
             self.failed[pid] = Skipped(where, f"Patient/{pid}", str(exc))
             self.patients.pop(pid, None)
         except Exception as exc:  # a bug must cost one patient, not the whole file
-            log.exception("Patient/%s: internal error (%s) at %s", pid, type(exc).__name__, where)
-            self.failed[pid] = Skipped(where, f"Patient/{pid}", f"internal error ({type(exc).__name__})")
+            self.failed[pid] = Skipped(where, f"Patient/{pid}", internal_error(log, f"Patient/{pid} at {where}", exc))
             self.patients.pop(pid, None)
 
     def missing_medications(self) -> set[str]:
@@ -121,16 +126,16 @@ class NdjsonReader:
         yield from self.bundles
         yield from self.failed.values()
         for pid, assembler in self.patients.items():
+            where = self.first_seen.get(pid, "ndjson")
             if assembler.patient is None:
-                yield Skipped("ndjson", f"Patient/{pid}", "resources refer to this patient, but no Patient resource")
+                yield Skipped(where, f"Patient/{pid}", "resources refer to this patient, but no Patient resource")
                 continue
             try:
                 record = assembler.build()
             except InputError as exc:
-                yield Skipped("ndjson", f"Patient/{pid}", str(exc))
+                yield Skipped(where, f"Patient/{pid}", str(exc))
             except Exception as exc:  # a bug must cost one patient, not the whole file
-                log.exception("Patient/%s: internal error (%s)", pid, type(exc).__name__)
-                yield Skipped("ndjson", f"Patient/{pid}", f"internal error ({type(exc).__name__})")
+                yield Skipped(where, f"Patient/{pid}", internal_error(log, f"Patient/{pid}", exc))
             else:
                 yield record
 
@@ -140,6 +145,8 @@ def _bundle(resource: dict[str, Any], mappings: Mappings, where: str, as_of: dat
         return record_from_bundle(resource, mappings, where, as_of)
     except InputError as exc:
         return Skipped(where, None, str(exc))
+    except Exception as exc:  # a bug must cost one patient, not the whole file
+        return Skipped(where, None, internal_error(log, where, exc))
 
 
 def read_ndjson(

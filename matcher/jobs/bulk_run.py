@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from matcher.codes.loader import Mappings
-from matcher.errors import InputError, TrialmatchError
+from matcher.errors import InputError, TrialmatchError, internal_error
 from matcher.evaluate import evaluate
 from matcher.fhir.bulk import BulkExporter
 from matcher.fhir.client import Budget, FhirClient, query_chunks
@@ -140,8 +140,7 @@ class BulkNightly(Nightly):
                 try:
                     result = await asyncio.to_thread(self._match_record, record, opts)
                 except Exception as exc:  # a bug: this patient is recorded as an error, the night goes on
-                    log.exception("Patient/%s: internal error (%s)", pid, type(exc).__name__)
-                    await self._record(run, pid, "error", None, f"internal error ({type(exc).__name__})")
+                    await self._record(run, pid, "error", None, internal_error(log, f"Patient/{pid}", exc))
                     progress.advance(error=True)
                     continue
                 await self._record(run, pid, "evaluated", result, None)

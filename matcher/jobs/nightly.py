@@ -12,7 +12,14 @@ from typing import Any
 
 from matcher import __version__
 from matcher.codes.loader import Mappings
-from matcher.errors import BudgetExceededError, InputError, PatientNotFoundError, TrialmatchError, UpstreamError
+from matcher.errors import (
+    BudgetExceededError,
+    InputError,
+    PatientNotFoundError,
+    TrialmatchError,
+    UpstreamError,
+    internal_error,
+)
 from matcher.fhir.source import PatientSource
 from matcher.jobs.diff import Diff, diff
 from matcher.jobs.funnel import CandidateFinder, in_shard
@@ -198,8 +205,7 @@ class Nightly:
                     f"{tally.failures_in_a_row} patients in a row failed on the FHIR server: {exc}"
                 ) from exc
         except Exception as exc:  # a bug: this patient is recorded as an error, the night goes on
-            log.exception("Patient/%s: internal error (%s)", pid, type(exc).__name__)
-            outcome, detail = "error", f"internal error ({type(exc).__name__})"
+            outcome, detail = "error", internal_error(log, f"Patient/{pid}", exc)
         else:
             tally.failures_in_a_row = 0
         await self._record(run, pid, outcome, result, detail)

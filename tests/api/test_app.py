@@ -91,6 +91,9 @@ def test_bad_bundles_answer_4xx_operation_outcomes(client, body, status, code, t
 def test_bad_query_unsupported_media_and_unknown_route(client):
     body = (FIXTURES / "sle_eligible.json").read_bytes()
     assert outcome(client.post("/match?as_of=yesterday", content=body, headers=FHIR))["code"] == "invalid"
+    for day in ("0005-01-01", "9999-12-31"):  # look-back windows cannot be counted from there
+        response = client.post(f"/match?as_of={day}", content=body, headers=FHIR)
+        assert response.status_code == 400 and "is outside 1900-01-01 to 2199-12-31" in outcome(response)["diagnostics"]
     response = client.post("/match", content=body, headers={"content-type": "text/plain"})
     assert response.status_code == 415 and outcome(response)["code"] == "not-supported"
     response = client.get("/nowhere")
@@ -122,6 +125,9 @@ def test_openapi_documents_the_routes_and_their_errors(client):
     assert "application/fhir+json" in match["requestBody"]["content"]
     assert {"200", "400", "401", "422"} <= set(match["responses"])
     assert "MatchResultOut" in json.dumps(match["responses"]["200"])
+    # errors are documented as what they are served as
+    assert set(match["responses"]["422"]["content"]) == {"application/fhir+json"}
+    assert "OperationOutcomeOut" in json.dumps(match["responses"]["422"])
     assert "/health" in spec["paths"]
 
 

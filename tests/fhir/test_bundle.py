@@ -181,3 +181,80 @@ def test_a_versioned_subject_reference_is_the_patient(mappings):
     }
     record = record_from_bundle(bundle(PATIENT, ra), mappings)
     assert [c.ref for c in record.conditions] == ["Condition/c1"] and record.skipped == ()
+
+
+MED_USE = {
+    "resourceType": "MedicationStatement",
+    "id": "ms1",
+    "status": "active",
+    "subject": {"reference": "Patient/p1"},
+    "effectiveDateTime": "2025-01-01",
+}
+
+
+@pytest.mark.parametrize(
+    ("resources", "reference", "element"),
+    [
+        (
+            [{**MED_USE, "medicationReference": {"reference": "#m"}, "contained": 5}],
+            "MedicationStatement/ms1",
+            "contained",
+        ),
+        (
+            [
+                {**MED_USE, "medicationReference": {"reference": "Medication/m1"}},
+                {"resourceType": "Medication", "id": "m1", "ingredient": 5},
+            ],
+            "Medication/m1",
+            "ingredient",
+        ),
+    ],
+)
+def test_a_malformed_medication_is_refused_naming_the_element(mappings, resources, reference, element):
+    with pytest.raises(InvalidResourceError, match=element) as caught:
+        record_from_bundle(bundle(PATIENT, *resources), mappings)
+    assert caught.value.reference == reference
+
+
+def test_an_onset_age_past_the_calendar_leaves_the_onset_unknown(mappings):
+    ra = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "code": cc(SNOMED, "69896004", "Rheumatoid arthritis"),
+        "subject": {"reference": "Patient/p1"},
+        "onsetAge": {"value": 5, "unit": "years", "system": "http://unitsofmeasure.org", "code": "a"},
+    }
+    record = record_from_bundle(bundle({**PATIENT, "birthDate": "9999-01-01"}, ra), mappings)
+    assert record.conditions[0].onset is None
+
+
+def test_a_bilag_value_of_endless_digits_is_read_without_failing(mappings):
+    bilag = {
+        "resourceType": "Observation",
+        "id": "b1",
+        "status": "final",
+        "code": cc("urn:trialmatch:disease-activity", "bilag-2004", "BILAG"),
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2026-06-01",
+        "valueString": "9" * 5000 + "A",
+    }
+    record = record_from_bundle(bundle(PATIENT, bilag), mappings)
+    [fact] = record.observations["bilag-2004"]
+    assert fact.grades == ("A",) * 9  # never more grades than BILAG has organ systems
+
+
+def test_a_status_is_read_from_its_own_code_system_wherever_it_stands(mappings):
+    sle = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "code": cc(SNOMED, "55464009", "Systemic lupus erythematosus"),
+        "subject": {"reference": "Patient/p1"},
+        "onsetDateTime": "2020-01-01",
+        "verificationStatus": {
+            "coding": [
+                {"system": SNOMED, "code": "410594000", "display": "Definitely NOT present"},
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "refuted"},
+            ]
+        },
+    }
+    assert record_from_bundle(bundle(PATIENT, sle), mappings).conditions == ()
