@@ -19,6 +19,17 @@ def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-01-01"}
 
 
+def condition(code: str, display: str, **fields: Any) -> dict[str, Any]:
+    """Condition c1 of Patient/p1, coded in SNOMED CT."""
+    return {
+        "resourceType": "Condition",
+        "id": "c1",
+        "code": cc(SNOMED, code, display),
+        "subject": {"reference": "Patient/p1"},
+        **fields,
+    }
+
+
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
@@ -172,13 +183,7 @@ def test_resources_of_another_patient_are_left_out(mappings):
 
 
 def test_a_versioned_subject_reference_is_the_patient(mappings):
-    ra = {
-        "resourceType": "Condition",
-        "id": "c1",
-        "code": cc(SNOMED, "69896004", "Rheumatoid arthritis"),
-        "subject": {"reference": "Patient/p1/_history/3"},
-        "onsetDateTime": "2024-01-01",
-    }
+    ra = condition("69896004", "Rheumatoid arthritis", subject={"reference": "Patient/p1/_history/3"})
     record = record_from_bundle(bundle(PATIENT, ra), mappings)
     assert [c.ref for c in record.conditions] == ["Condition/c1"] and record.skipped == ()
 
@@ -217,13 +222,11 @@ def test_a_malformed_medication_is_refused_naming_the_element(mappings, resource
 
 
 def test_an_onset_age_past_the_calendar_leaves_the_onset_unknown(mappings):
-    ra = {
-        "resourceType": "Condition",
-        "id": "c1",
-        "code": cc(SNOMED, "69896004", "Rheumatoid arthritis"),
-        "subject": {"reference": "Patient/p1"},
-        "onsetAge": {"value": 5, "unit": "years", "system": "http://unitsofmeasure.org", "code": "a"},
-    }
+    ra = condition(
+        "69896004",
+        "Rheumatoid arthritis",
+        onsetAge={"value": 5, "unit": "years", "system": "http://unitsofmeasure.org", "code": "a"},
+    )
     record = record_from_bundle(bundle({**PATIENT, "birthDate": "9999-01-01"}, ra), mappings)
     assert record.conditions[0].onset is None
 
@@ -244,17 +247,15 @@ def test_a_bilag_value_of_endless_digits_is_read_without_failing(mappings):
 
 
 def test_a_status_is_read_from_its_own_code_system_wherever_it_stands(mappings):
-    sle = {
-        "resourceType": "Condition",
-        "id": "c1",
-        "code": cc(SNOMED, "55464009", "Systemic lupus erythematosus"),
-        "subject": {"reference": "Patient/p1"},
-        "onsetDateTime": "2020-01-01",
-        "verificationStatus": {
+    sle = condition(
+        "55464009",
+        "Systemic lupus erythematosus",
+        onsetDateTime="2020-01-01",
+        verificationStatus={
             "coding": [
                 {"system": SNOMED, "code": "410594000", "display": "Definitely NOT present"},
                 {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "refuted"},
             ]
         },
-    }
+    )
     assert record_from_bundle(bundle(PATIENT, sle), mappings).conditions == ()
