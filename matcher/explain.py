@@ -144,8 +144,8 @@ TEMPLATES: dict[str, str] = {
     "pregnancy.state": "{item} recorded as current: {label} (since {date})",
     "pregnancy.stale_state": "{label} is still recorded as current since {date}, too long ago to be this pregnancy",
     "pregnancy.positive": "{item} positive on {date} (within {window} days)",
-    "pregnancy.positive_male": "{item} positive on {date} (within {window} days) in a patient recorded as male: "
-    "a person should check whether it is a pregnancy or a tumour marker",
+    "pregnancy.positive_male": "{item} positive on {date} (within {window} days), in a patient recorded as male: "
+    "a pregnancy, or a tumour marker that a person should look at",
     "pregnancy.negative": "{item} negative on {date} (within {window} days)",
     "pregnancy.indeterminate": "{item} indeterminate on {date}: a person should check",
     "pregnancy.old_positive": "{item} positive on {date}, before the {window}-day window, and no later negative",

@@ -63,10 +63,11 @@ def _observed(ctx: Context, out: Outcome, item: str) -> bool:
     recent = pick(ctx, item, window, read_polarity(ctx, item))
     for found in recent.usable:
         if found.value == "positive":
-            # in a patient recorded as male an hCG is more often a tumour marker than a pregnancy test
+            # the contract excludes on any positive hCG; in a patient recorded as male the reason says it
+            # may be a tumour marker, for the coordinator who reads it
             male_hcg = item == "hcg" and ctx.record.patient.sex == "male"
             message = "pregnancy.positive_male" if male_hcg else "pregnancy.positive"
-            out.say("review" if male_hcg else "fail", message, item=item, date=str(found.fact.when), window=window)
+            out.say("fail", message, item=item, date=str(found.fact.when), window=window)
             out.cite(observation_evidence(found.fact))
             return True
     if recent.chosen is not None:
