@@ -138,6 +138,8 @@ TEMPLATES: dict[str, str] = {
     "(uncomplicated UTI, bacterial pharyngitis)",
     "infection.long_open": "{label} is still recorded as active since {date}, more than {days} days: is it current?",
     "infection.none": "no active infection recorded",
+    "infection.maybe_allowed": "{label} (since {date}) may be an infection the protocol allows "
+    "(uncomplicated UTI, bacterial pharyngitis): a person should check",
     "infection.maybe_over": "{label} (since {date}) may or may not have ended by then ({ended}): a person should check",
     # pregnancy
     "pregnancy.male": "no hCG screening asked: the recorded gender is male",

@@ -35,9 +35,11 @@ def disease_activity(ctx: Context, cohort: Cohort | None) -> CriterionResult:
     elif rule.mode == "any":
         for t, p, _ in readings:
             explain_nothing_usable(out, p, t.score, ctx.m.scores[t.score].primary_code, need=False)
-        code = ctx.m.scores[rule.thresholds[0].score].primary_code
+        codes = [ctx.m.scores[t.score].primary_code for t in rule.thresholds]
         names = ",".join(t.score for t in rule.thresholds)
-        out.need("need.any_score", code, scores=names, code=code_label(code), window=ctx.m.windows.disease_activity)
+        out.need(
+            "need.any_score", *codes, scores=names, code=code_label(codes[0]), window=ctx.m.windows.disease_activity
+        )
     else:
         for t, p, sub in readings:
             if p.chosen is not None:
@@ -92,6 +94,9 @@ def _show(out: Outcome, p: Pick[Any], status: Status | None, threshold: Threshol
 def _grades(ctx: Context, out: Outcome, score: str) -> None:
     """BILAG-2004, when recorded: at least one organ system graded A, or two graded B."""
     p = _scores(ctx, score)
+    if p.chosen is None and p.passed_over:  # recorded, but it cannot be read: not the same as not recorded
+        explain_nothing_usable(out, p, score, ctx.m.scores[score].primary_code)
+        return
     if p.chosen is None:
         out.say(None, "activity.grades_not_recorded", item=score)
         return
@@ -101,3 +106,4 @@ def _grades(ctx: Context, out: Outcome, score: str) -> None:
     fact = p.chosen.fact
     out.say(status, "activity.grades", item=score, a=a, b=b, date=str(fact.when))
     out.cite(observation_evidence(fact))
+    note_passed_over(out, p, score, "review" if status == "pass" else None)

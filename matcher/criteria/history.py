@@ -104,9 +104,11 @@ def active_infection(ctx: Context) -> CriterionResult:
         found = True
         _cite(out, cond, "infection")
         onset, date = cond.first_known, _when(cond)
-        allowed = cond.matches.get("infection_allowed", ("review", None))[0] == "match"
-        if allowed:
+        allowed = cond.matches.get("infection_allowed")
+        if allowed is not None and allowed[0] == "match":
             out.say("pass", "infection.allowed", label=cond.label, date=date)
+        elif allowed is not None:  # may be an allowed one (pharyngitis that may be bacterial ...)
+            out.say("review", "infection.maybe_allowed", label=cond.label, date=date)
         elif exclusion_status(cond, "infection") == "review":
             out.say("review", "history.needs_review", item="infection", label=cond.label, date=date)
         elif state == "unclear":

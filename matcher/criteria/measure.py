@@ -194,6 +194,10 @@ def read_polarity(ctx: Context, analyte: str) -> Callable[[ObservationFact], Pol
         from_value = answers.of_codes(fact.value_codes) or answers.of_text(fact.value_text)
         from_interpretation = answers.of_codes(fact.interpretation)
         from_number = _number_polarity(ctx, fact, definition)
+        # a number that leaves it open ('<15 IU/mL', below the quantification limit) does not contradict
+        # a laboratory's 'detected' or 'not detected'; a number that settles it is weighed with them
+        if from_number == "indeterminate" and (from_value or from_interpretation):
+            from_number = None
         found = combine(from_value, from_interpretation, from_number)
         if found is None:
             if fact.quantity is not None and fact.quantity.unit is None and not fact.ranges:

@@ -74,21 +74,26 @@ class Course:
     therapy: str
     exposures: tuple[Exposure, ...]
     start: date
-    end: date | None
+    end: date | None  # the latest known end; None when no record of the course says when it ended
     ongoing: bool
 
     @property
+    def open_ended(self) -> bool:
+        """Some record of the course does not say when it ended: it may have gone on longer."""
+        return any(e.end is None for e in self.exposures)
+
+    @property
     def days(self) -> int | None:
-        """The longest the records allow."""
-        return None if self.end is None else (self.end - self.start).days
+        """The longest the records allow; None when that cannot be known."""
+        return None if self.end is None or self.open_ended else (self.end - self.start).days
 
     @property
     def sure_days(self) -> int | None:
-        """The shortest the records allow."""
-        ends = [e.sure_end for e in self.exposures]
-        if self.end is None or any(e is None for e in ends):
+        """The shortest the records allow, from the records that say when they ended."""
+        ends = [e.sure_end for e in self.exposures if e.sure_end is not None]
+        if not ends:
             return None
-        return max(0, (max(e for e in ends if e) - min(e.sure_start for e in self.exposures)).days)
+        return max(0, (max(ends) - min(e.sure_start for e in self.exposures)).days)
 
 
 def _exposures(ctx: Context, cohort: Cohort) -> list[Exposure]:
@@ -106,8 +111,10 @@ def _exposures(ctx: Context, cohort: Cohort) -> list[Exposure]:
             end, sure_end = min(fact.end.hi, ctx.as_of), min(fact.end.lo, ctx.as_of)
             ongoing = ongoing and fact.end.hi >= ctx.as_of
         elif fact.supply_days is not None:
-            end = min(start + timedelta(days=fact.supply_days), ctx.as_of)
+            supplied_until = start + timedelta(days=fact.supply_days)
+            end = min(supplied_until, ctx.as_of)
             sure_end = min(sure_start + timedelta(days=fact.supply_days), ctx.as_of)
+            ongoing = ongoing and supplied_until >= ctx.as_of  # an 'active' order whose supply ran out
         else:
             end = sure_end = ctx.as_of if ongoing else None
         for drug in drugs:
@@ -142,22 +149,25 @@ def courses(exposures: list[Exposure]) -> list[Course]:
     for therapy, items in by_therapy.items():
         items.sort(key=lambda e: e.start)
         current: list[Exposure] = []
-        end: date | None = None
+        reach = date.min  # the last day the course is known to have reached: a record's end, else its start
         for exp in items:
-            if current and end is not None and exp.start <= end + timedelta(days=exp.gap):
+            if current and exp.start <= reach + timedelta(days=exp.gap):
                 current.append(exp)
-                end = max(end, exp.end) if exp.end is not None else None
+                reach = max(reach, exp.end or exp.start)
                 continue
             if current:
-                out.append(_course(therapy, current, end))
-            current, end = [exp], exp.end
+                out.append(_course(therapy, current))
+            current, reach = [exp], exp.end or exp.start
         if current:
-            out.append(_course(therapy, current, end))
+            out.append(_course(therapy, current))
     return out
 
 
-def _course(therapy: str, exposures: list[Exposure], end: date | None) -> Course:
-    return Course(therapy, tuple(exposures), exposures[0].start, end, any(e.ongoing for e in exposures))
+def _course(therapy: str, exposures: list[Exposure]) -> Course:
+    ends = [e.end for e in exposures if e.end is not None]
+    return Course(
+        therapy, tuple(exposures), exposures[0].start, max(ends) if ends else None, any(e.ongoing for e in exposures)
+    )
 
 
 def refractory(ctx: Context, cohort: Cohort | None) -> CriterionResult:
@@ -167,7 +177,9 @@ def refractory(ctx: Context, cohort: Cohort | None) -> CriterionResult:
     found = courses(_exposures(ctx, cohort))
     if not found:
         out.say("unknown", "therapy.none", cohort=cohort.id)
-        out.need("need.therapy", cohort=cohort.id, weeks=MIN_THERAPY_DAYS // 7)
+        # the codes a record of the cohort's standard therapies would carry: each drug's first (ingredient) code
+        codes = [d.codes[0] for d in (ctx.m.drugs[i] for i in ctx.m.drugsets[cohort.drugset].drugs) if d.codes]
+        out.need("need.therapy", *codes, cohort=cohort.id, weeks=MIN_THERAPY_DAYS // 7)
         return out.result(cohort_specific=True)
     for course in sorted(found, key=lambda c: -(c.days or 0)):
         _judge(out, course)
@@ -186,13 +198,14 @@ def _judge(out: Outcome, course: Course) -> None:
         "start": course.start.isoformat(),
         "weeks_needed": weeks_needed,
     }
+    if sure is not None and sure >= MIN_THERAPY_DAYS:  # what the records surely show is enough
+        weeks = round(sure / 7, 1)
+        out.say("pass", "therapy.long_enough", weeks=weeks, ongoing=course.ongoing, end=_iso(course.end), **params)
+        return
     if days is None or sure is None:
         out.say("review", "therapy.end_unknown", **params)
         return
     weeks = round(sure / 7, 1)
-    if sure >= MIN_THERAPY_DAYS:
-        out.say("pass", "therapy.long_enough", weeks=weeks, ongoing=course.ongoing, end=_iso(course.end), **params)
-        return
     if days >= MIN_THERAPY_DAYS:
         out.say("review", "therapy.imprecise", weeks=weeks, most=round(days / 7, 1), end=_iso(course.end), **params)
         return

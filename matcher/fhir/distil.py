@@ -36,7 +36,8 @@ _DROPPED_MEDICATION = frozenset({"entered-in-error"})
 _DROPPED_PROCEDURE = frozenset({"entered-in-error", "not-done"})
 
 _SUPPLY_DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "wk": 7.0, "week": 7.0, "mo": 30.4375, "a": 365.25}
-_GRADE = re.compile(r"(\d{0,3})\s*([A-Ea-e])\b")
+#: a BILAG grade: a capital A-E standing on its own ("1A", "2 B", "Renal C"), not the last letter of a word
+_GRADE = re.compile(r"(?<![A-Za-z])(\d{0,3})\s*([A-E])(?![A-Za-z])")
 #: BILAG-2004 grades nine organ systems; a count beyond that is a data error
 BILAG_SYSTEMS = 9
 #: an onset given as an age beyond this, or a supply beyond a century, is a data error
@@ -417,7 +418,7 @@ def _grades_in(part: Json) -> Iterator[str]:
             texts.append(cc["text"])
     for text in texts[:1]:
         for count, grade in _GRADE.findall(text):
-            yield from [grade.upper()] * min(int(count) if count else 1, BILAG_SYSTEMS)
+            yield from [grade] * min(int(count) if count else 1, BILAG_SYSTEMS)
 
 
 def _number(value: object) -> bool:

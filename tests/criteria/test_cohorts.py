@@ -150,6 +150,29 @@ def test_bilag_when_recorded(criterion, grades, status):
 
 
 @pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        ("Renal C, Mucocutaneous C (alopecia)", "fail"),  # the last letter of a word is not a grade
+        ("1A 2C", "pass"),
+        ("2 B, Renal C", "pass"),
+        ("C - anaemia", "fail"),
+    ],
+)
+def test_bilag_grades_written_as_text(criterion, value, status):
+    p = sle(selena_sledai=10, sle_pga=1.5)
+    p.obs("urn:trialmatch:disease-activity", "bilag-2004", "BILAG", ago(10), text=value)
+    assert criterion(p, "disease_activity").status == status
+
+
+def test_a_bilag_recorded_but_unusable_is_not_read_as_not_recorded(criterion):
+    p = sle(selena_sledai=10, sle_pga=1.5)
+    p.obs("urn:trialmatch:disease-activity", "bilag-2004", "BILAG", ago(10), text="C C D D E", status="preliminary")
+    result = criterion(p, "disease_activity")
+    assert result.status == "unknown"
+    assert "preliminary" in reason(result)
+
+
+@pytest.mark.parametrize(
     ("bsa", "pasi", "spga", "status"),
     [(10, 10, 3, "pass"), (9, 12, 4, "fail"), (12, 9.9, 4, "fail"), (12, 12, 2, "fail"), (None, 12, 4, "unknown")],
 )
@@ -268,3 +291,9 @@ def test_deceased_patient_is_not_a_candidate(run):
     result = run(PatientBuilder("dead", deceased=ago(10)))
     assert result.criterion("alive").status == "fail"
     assert result.verdict == "ineligible"
+
+
+def test_the_any_score_worklist_carries_every_index_code(criterion, mappings):
+    p = PatientBuilder("ra").condition(SNOMED, "69896004", "RA", onset=ago(years=2))
+    [need] = criterion(p, "disease_activity").needs
+    assert need.message == "need.any_score" and len(need.codes) == len(need.params["scores"].split(","))

@@ -123,6 +123,8 @@ def test_ecg_older_than_its_window_is_stale(criterion):
         ("N10", ICD10, {"onset": ago(5)}, "fail"),  # pyelonephritis is not an uncomplicated UTI
         ("40055000", SNOMED, {"onset": ago(years=4)}, "review"),  # chronic sinusitis
         ("444814009", SNOMED, {"onset": ago(5)}, "fail"),  # viral sinusitis
+        ("J02.8", ICD10, {"onset": ago(5)}, "review"),  # pharyngitis: allowed only if bacterial
+        ("197927001", SNOMED, {"onset": ago(5)}, "review"),  # recurrent UTI: complicated or not?
     ],
 )
 def test_active_infection(criterion, code, system, kwargs, status):

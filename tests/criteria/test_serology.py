@@ -136,3 +136,27 @@ def test_viral_load_below_the_limit_of_quantification_is_not_settled(criterion):
         },
     )
     assert criterion(p, "hepatitis_b").status == "review"
+
+
+@pytest.mark.parametrize(("interpretation", "status"), [("DET", "fail"), ("ND", "pass")])
+def test_below_the_limit_of_quantification_the_laboratorys_reading_decides(criterion, interpretation, status):
+    # '<15 IU/mL' alone leaves it open; with 'detected' or 'not detected' beside it, it does not
+    p = patient()
+    p.serology("13955-0", "HCV Ab", "positive", ago(20))
+    p.obs(
+        LOINC,
+        "11011-4",
+        "HCV RNA",
+        ago(10),
+        interpretation=interpretation,
+        extra={
+            "valueQuantity": {
+                "value": 15,
+                "comparator": "<",
+                "unit": "IU/mL",
+                "system": "http://unitsofmeasure.org",
+                "code": "[IU]/mL",
+            }
+        },
+    )
+    assert criterion(p, "hepatitis_c").status == status

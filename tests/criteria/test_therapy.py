@@ -159,3 +159,36 @@ def test_phototherapy_counts_only_once_begun(criterion, status, expected):
         }
     )
     assert criterion(p, "refractory").status == expected
+
+
+def test_an_active_order_whose_supply_ran_out_is_not_an_ongoing_course(criterion):
+    p = ra()
+    p.add(
+        {
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": MTX[0]}], "text": MTX[1]},
+            "subject": p.subject,
+            "authoredOn": ago(365),
+            "dispenseRequest": {"expectedSupplyDuration": {"value": 30, "unit": "days", "code": "d"}},
+        }
+    )
+    result = criterion(p, "refractory")
+    assert result.status == "review"  # 30 days supplied a year ago: stopped early, or not recorded since
+    assert result.findings[0].message == "therapy.stopped_early"
+
+
+def test_a_record_without_an_end_does_not_erase_a_documented_course(criterion):
+    p = ra().med_statement(*MTX, ago(360), ago(10), status="completed")
+    p.med_request(*MTX, ago(20), status="completed")  # no end date
+    result = criterion(p, "refractory")
+    assert result.status == "pass"
+    assert "50 weeks" in reason(result)
+
+
+def test_the_therapy_worklist_names_the_codes_a_record_would_carry(criterion, mappings):
+    [need] = criterion(ra(), "refractory").needs
+    assert need.message == "need.therapy"
+    assert mappings.drugs["methotrexate"].codes[0] in need.codes
+    assert all(mappings.drug_codes[c] & mappings.drugs_in("ra_standard") for c in need.codes)
