@@ -100,26 +100,31 @@ class FhirClient:
             self.sent += 1
             retry_after: float | None = None
             token: str | None = None
+            bound = self._bound(budget)
             try:
-                credentials = await self.auth.headers(self.http)
-                token = credentials.get("Authorization")
-                sent = {"Accept": FHIR_JSON, **(headers or {}), **credentials}
-                response = await self.http.request(
-                    method, url, params=_query(params), headers=sent, timeout=self._timeout(budget)
-                )
+                async with bound:  # the whole attempt, body included: httpx's timeouts are per read
+                    credentials = await self.auth.headers(self.http)
+                    token = credentials.get("Authorization")
+                    sent = {"Accept": FHIR_JSON, **(headers or {}), **credentials}
+                    response = await self.http.request(
+                        method, url, params=_query(params), headers=sent, timeout=self._timeout(budget)
+                    )
             except httpx.TimeoutException:
                 failure: UpstreamError = UpstreamTimeoutError("the FHIR server did not answer in time", url=_safe(url))
+            except TimeoutError:
+                if not bound.expired():
+                    raise
+                # the deadline has passed: no retry
+                raise UpstreamTimeoutError("the FHIR server did not answer in time", url=_safe(url)) from None
             except httpx.TransportError as exc:
                 failure = UpstreamError(f"the FHIR server is unreachable ({type(exc).__name__})", url=_safe(url))
             else:
                 status = response.status_code
-                if status == 401 and not renewed:
+                if status == 401:
+                    self._refused(token, renewed, url)
                     renewed = True
-                    self.auth.invalidate(token)
                     continue
                 if status not in RETRY_STATUSES:
-                    if status == 401:
-                        raise AuthorizationError("the FHIR server refused the credentials", url=_safe(url), status=401)
                     return response
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 failure = (UpstreamTimeoutError if status == 504 else UpstreamError)(
@@ -139,6 +144,17 @@ class FhirClient:
             raise failure
         log.info("retrying %s in %.2fs (attempt %d): %s", _safe(url), pause, attempt + 1, failure)
         await self.sleep(pause)
+
+    def _refused(self, token: str | None, renewed: bool, url: str) -> None:
+        """A 401: the token used is invalidated so that the next attempt gets a new one; a second 401 is final."""
+        if renewed:
+            raise AuthorizationError("the FHIR server refused the credentials", url=_safe(url), status=401)
+        self.auth.invalidate(token)
+
+    def _bound(self, budget: Budget) -> asyncio.Timeout:
+        """A bound on one whole attempt (reading the body included) at the budget's deadline; none without one."""
+        remaining = budget.remaining(self.clock())
+        return asyncio.timeout(None if remaining == float("inf") else max(remaining, 0.0))
 
     def _timeout(self, budget: Budget) -> httpx.Timeout:
         """The client's timeouts, cut short so that no request outlives the budget's deadline."""
@@ -161,33 +177,46 @@ class FhirClient:
         same_server = _origin(url) == self._origin
         if authenticated and not same_server:
             raise UpstreamError("an export file on another host asks for our token; not sent", url=_safe(url))
-        attempt = 0
+        attempt, renewed = 0, False
         while True:
             budget.spend(self.clock())
             self.sent += 1
             retry_after: float | None = None
+            token: str | None = None
             headers = {"Accept": "application/fhir+ndjson"}
             if authenticated:
-                headers.update(await self.auth.headers(self.http))
+                credentials = await self.auth.headers(self.http)
+                token = credentials.get("Authorization")
+                headers.update(credentials)
+            bound = self._bound(budget)
             try:
-                async with self.http.stream("GET", url, headers=headers, timeout=self._timeout(budget)) as response:
-                    if response.status_code == 200:
+                async with (
+                    bound,  # the whole attempt, body included: httpx's timeouts are per read
+                    self.http.stream("GET", url, headers=headers, timeout=self._timeout(budget)) as response,
+                ):
+                    status = response.status_code
+                    if status == 200:
                         size = 0
                         with dest.open("wb") as out:
                             async for chunk in response.aiter_bytes():
                                 out.write(chunk)
                                 size += len(chunk)
                         return size
-                    if response.status_code not in RETRY_STATUSES:
-                        raise UpstreamError(
-                            "an export file could not be downloaded", url=_safe(url), status=response.status_code
-                        )
+                    if status == 401 and authenticated:
+                        self._refused(token, renewed, url)
+                        renewed = True
+                        continue
+                    if status not in RETRY_STATUSES:
+                        raise UpstreamError("an export file could not be downloaded", url=_safe(url), status=status)
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    failure = UpstreamError(
-                        "an export file is not available yet", url=_safe(url), status=response.status_code
-                    )
+                    failure = UpstreamError("an export file is not available yet", url=_safe(url), status=status)
             except httpx.TimeoutException:
                 failure = UpstreamTimeoutError("an export file download timed out", url=_safe(url))
+            except TimeoutError:
+                if not bound.expired():
+                    raise
+                # the deadline has passed: no retry
+                raise UpstreamTimeoutError("an export file download timed out", url=_safe(url)) from None
             except httpx.TransportError as exc:
                 failure = UpstreamError(f"an export file download failed ({type(exc).__name__})", url=_safe(url))
             await self._back_off(failure, attempt, retry_after, budget, url)

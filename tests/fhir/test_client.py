@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -275,3 +278,59 @@ async def test_a_download_retries_as_asked_within_the_deadline_and_is_cut_short(
     assert sleeps.pauses == [3.0]  # the server's Retry-After; the next pause would end after the deadline
     assert route.call_count == 2
     assert route.calls[0].request.extensions["timeout"]["read"] == pytest.approx(3.5)
+
+
+@respx.mock
+async def test_a_download_renews_the_token_once_on_401(sleeps, tmp_path):
+    auth = CountingAuth()
+    url = f"{BASE}/files/Condition.ndjson"
+    route = respx.get(url).mock(side_effect=[httpx.Response(401), httpx.Response(200, content=b'{"a": 1}\n')])
+    async with httpx.AsyncClient() as http:
+        client = FhirClient(BASE, http, auth=auth, sleep=sleeps)
+        size = await client.download(url, tmp_path / "out.ndjson", Budget(5), authenticated=True)
+    assert size == 9 and (tmp_path / "out.ndjson").read_bytes() == b'{"a": 1}\n'
+    assert auth.invalidated == 1 and sleeps.pauses == []
+    assert route.calls[0].request.headers["authorization"] == "Bearer t1"
+    assert route.calls[1].request.headers["authorization"] == "Bearer t2"
+
+
+@respx.mock
+async def test_a_second_401_on_a_download_is_an_authorization_error(sleeps, tmp_path):
+    auth = CountingAuth()
+    url = f"{BASE}/files/Condition.ndjson"
+    route = respx.get(url).respond(401)
+    async with httpx.AsyncClient() as http:
+        client = FhirClient(BASE, http, auth=auth, sleep=sleeps)
+        with pytest.raises(AuthorizationError):
+            await client.download(url, tmp_path / "out.ndjson", Budget(5), authenticated=True)
+    assert auth.invalidated == 1 and route.call_count == 2
+
+
+class SlowBody(httpx.AsyncByteStream):
+    """A body that trickles in: one byte every 0.5 s, 10 in all (each read is quick; the whole is not)."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(10):
+            await asyncio.sleep(0.5)
+            yield b"x"
+
+
+@pytest.mark.parametrize("kind", ["send", "download"])
+@respx.mock
+async def test_a_slow_body_cannot_outlive_the_deadline(sleeps, tmp_path, kind):
+    url = f"{BASE}/files/Condition.ndjson"
+    route = respx.get(url).mock(side_effect=lambda request: httpx.Response(200, stream=SlowBody()))
+    async with httpx.AsyncClient(timeout=30) as http:
+        client = FhirClient(BASE, http, sleep=sleeps, clock=time.monotonic)  # a real clock: the bound is real time
+        started = time.monotonic()
+        budget = Budget(50, deadline=started + 0.3)
+        if kind == "send":
+            attempt = client.send(url, budget)
+        else:
+            attempt = client.download(url, tmp_path / "out.ndjson", budget, authenticated=False)
+        with pytest.raises(UpstreamTimeoutError) as caught:
+            await attempt
+        elapsed = time.monotonic() - started
+    assert elapsed < 0.8  # the body would take 5 s
+    assert caught.value.url == url
+    assert route.call_count == 1 and sleeps.pauses == []  # the deadline has passed: no retry
