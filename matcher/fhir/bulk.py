@@ -46,12 +46,21 @@ class BulkExporter:
         self.requests = 0
 
     async def export(
-        self, folder: Path, *, group: str | None = None, since: str | None = None, types: Iterable[str] = EXPORT_TYPES
+        self,
+        folder: Path,
+        *,
+        group: str | None = None,
+        since: str | None = None,
+        types: Iterable[str] = EXPORT_TYPES,
+        group_checked: bool = False,
     ) -> tuple[Manifest, list[tuple[str, Path]]]:
-        """Run an export to its end and download its files into `folder`: (manifest, [(type, file)])."""
+        """Run an export to its end and download its files into `folder`: (manifest, [(type, file)]).
+
+        A Group is first read to refuse an empty one, unless the caller has done so (`group_checked`).
+        """
         budget = Budget(self.options.budget, self.client.clock() + self.options.timeout, "the bulk export")
         try:
-            if group is not None:
+            if group is not None and not group_checked:
                 await self._check_group(group, budget)
             status_url = await self._kickoff(group, since, list(types), budget)
             try:

@@ -38,6 +38,10 @@ class Fetched:
     #: the Bundle as stored, when the source holds one (keeps its fullUrls for urn:uuid references)
     original: dict[str, Any] | None = None
 
+    def patient(self) -> dict[str, Any] | None:
+        """The Patient resource among the resources (the first, if a server sent several)."""
+        return next((r for r in self.resources if isinstance(r, dict) and r.get("resourceType") == "Patient"), None)
+
     def bundle(self) -> dict[str, Any]:
         if self.original is not None:
             return self.original

@@ -76,13 +76,7 @@ class ServerSource:
         patient = await client.read("Patient", patient_id, Budget(5, what=f"Patient/{patient_id}"))
         if patient is None:
             return "gone", "deleted on the FHIR server"
-        for link in patient.get("link", []) or []:
-            other = (link.get("other") or {}).get("reference") if isinstance(link, dict) else None
-            if isinstance(link, dict) and link.get("type") == "replaced-by" and isinstance(other, str):
-                return "merged", f"replaced by {other}"
-        if patient.get("active") is False:
-            return "gone", "marked inactive on the FHIR server"
-        return "left", "no longer has one of the seven diseases on record"
+        return retired(patient) or ("left", "no longer has one of the seven diseases on record")
 
     def forget(self, patient_id: str | None = None) -> None:
         if self._cache is not None:
@@ -90,6 +84,18 @@ class ServerSource:
                 self._cache.clear()
             else:
                 self._cache.pop(patient_id, None)
+
+
+def retired(patient: dict[str, Any]) -> tuple[str, str] | None:
+    """('merged', why) for a Patient replaced by another, ('gone', why) for an inactive one, else None."""
+    links = patient.get("link")
+    for link in links if isinstance(links, list) else ():
+        other = (link.get("other") or {}).get("reference") if isinstance(link, dict) else None
+        if isinstance(link, dict) and link.get("type") == "replaced-by" and isinstance(other, str):
+            return "merged", f"replaced by {other}"
+    if patient.get("active") is False:
+        return "gone", "marked inactive on the FHIR server"
+    return None
 
 
 class LocalSource:

@@ -16,7 +16,7 @@ from matcher.fhir.bulk import BulkExporter
 from matcher.fhir.client import Budget, FhirClient, query_chunks
 from matcher.fhir.mirror import Mirror
 from matcher.fhir.ndjson import NdjsonReader, Skipped
-from matcher.jobs.funnel import has_disease_code
+from matcher.jobs.funnel import group_members, has_disease_code
 from matcher.jobs.models import Run
 from matcher.jobs.nightly import Nightly, NightlyOptions, _Tally
 from matcher.jobs.progress import RunProgress
@@ -48,16 +48,24 @@ class BulkNightly(Nightly):
         mirror = self.mirror(opts.group)
         if opts.resume:
             unfinished = self.store.resumable(opts.batch_key, opts.shard)
-            if unfinished is not None and unfinished.transaction_time == mirror.transaction_time():
+            # only a run that got as far as its targets (written with its export's time) can go on
+            if (
+                unfinished is not None
+                and unfinished.transaction_time is not None
+                and unfinished.transaction_time == mirror.transaction_time()
+            ):
                 log.info("resuming run %s from its export of %s", unfinished.id, unfinished.transaction_time)
                 await self._load(mirror, opts)
                 return self.store.update_run(unfinished.id, status="running"), self.store.targets(unfinished.id)
+            if unfinished is not None:
+                log.info("run %s stopped before its export was read: starting a new one", unfinished.id)
+        members = await self._group_members(opts) if opts.group else None
         since = self._since(opts, mirror)
         run = self.store.start_run(**{**self._run_fields(opts), "since": since})
         exporter = BulkExporter(self.client)
         incoming = mirror.folder / f".incoming-{run.id}"
         try:
-            manifest, files = await exporter.export(incoming, group=opts.group, since=since)
+            manifest, files = await exporter.export(incoming, group=opts.group, since=since, group_checked=True)
             if since:
                 mirror.merge(files, manifest.transaction_time)
             else:
@@ -67,10 +75,31 @@ class BulkNightly(Nightly):
             raise
         finally:
             Mirror.discard(incoming)
-        self.store.update_run(run.id, transaction_time=manifest.transaction_time)
         targets = await self._load(mirror, opts)
-        self.store.set_targets(run.id, targets)
+        if members is not None:  # a server may export former members too
+            targets = sorted(set(targets) & members)
+        # the export's time and the targets together: a run with an export time knows what it is for
+        self.store.set_targets(run.id, targets, transaction_time=manifest.transaction_time)
         return run, targets
+
+    async def _group_members(self, opts: NightlyOptions) -> set[str] | None:
+        """The Group's current members, when it lists them (None for a Group that gives only a quantity).
+
+        An empty or missing Group is refused before anything is exported: exporting everyone instead
+        would be the one thing a Group was given to prevent.
+        """
+        assert opts.group is not None
+        resource = await self.client.read("Group", opts.group, Budget(5, what=f"Group/{opts.group}"))
+        if resource is None:
+            raise InputError(f"Group/{opts.group} not found on the FHIR server")
+        if not resource.get("member"):
+            if not resource.get("quantity"):
+                raise InputError(f"Group/{opts.group} has no members: refusing to export instead of matching no one")
+            return None
+        members = group_members(resource, opts.as_of)
+        if not members:
+            raise InputError(f"Group/{opts.group} lists no current Patient members: refusing to export")
+        return members
 
     def _since(self, opts: NightlyOptions, mirror: Mirror) -> str | None:
         """--since auto: the last export whose copy is the one on disk, so a delta has something to merge into."""

@@ -3,7 +3,7 @@ patients deleted or merged on the server, and candidates that could not be evalu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,12 +80,19 @@ def _candidate(result: Result | None) -> bool:
     )
 
 
-def diff(before: Mapping[str, Result], after: Mapping[str, Result]) -> Diff:
+def diff(before: Mapping[str, Result], after: Mapping[str, Result], pending: Set[str] = frozenset()) -> Diff:
+    """The changes from `before` to `after`; `pending` are patients the later run set out to evaluate but
+    has no result for yet (it stopped early): they have not changed, they are not known."""
     out = Diff()
     for pid in sorted(set(before) | set(after)):
         a, b = before.get(pid), after.get(pid)
         latest = b if b is not None else a
         change = Change(pid, _state(a), _state(b), cohort=latest.cohort if latest is not None else None)
+        if b is None and pid in pending:
+            if _candidate(a):
+                change.detail = "not reached: the run stopped before this patient"
+                out.not_evaluated.append(change)
+            continue
         if b is not None and b.outcome in ("gone", "merged"):
             if a is not None and a.outcome not in ("gone", "merged"):
                 change.detail = b.detail

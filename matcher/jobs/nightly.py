@@ -20,7 +20,7 @@ from matcher.errors import (
     UpstreamError,
     internal_error,
 )
-from matcher.fhir.source import PatientSource
+from matcher.fhir.source import PatientSource, retired
 from matcher.jobs.diff import Diff, diff
 from matcher.jobs.funnel import CandidateFinder, in_shard
 from matcher.jobs.models import Result, Run
@@ -190,7 +190,12 @@ class Nightly:
         outcome, result, detail = "evaluated", None, None
         try:
             fetched = await self.source.fetch(pid)
-            result = await asyncio.to_thread(self._match, fetched.bundle(), pid, opts.as_of)
+            patient = fetched.patient()
+            left = retired(patient) if patient is not None else None
+            if left is not None:  # merged into another record, or inactive: not a candidate of its own
+                outcome, detail = left
+            else:
+                result = await asyncio.to_thread(self._match, fetched.bundle(), pid, opts.as_of)
         except PatientNotFoundError:
             outcome, detail = "gone", "not found on the FHIR server"
         except (InputError, BudgetExceededError) as exc:  # about this patient, not the server
@@ -246,7 +251,8 @@ class Nightly:
         previous = self.store.previous_batch(run)
         if previous is None:
             return None
-        return diff(_only(self.store.batch_results(previous), opts.shard), self.store.results([run.id]))
+        before = _only(self.store.batch_results(previous), opts.shard)
+        return diff(before, self.store.results([run.id]), self.store.pending([run.id]))
 
     @staticmethod
     def _summary(

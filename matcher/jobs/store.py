@@ -161,18 +161,17 @@ class Store:
         return run
 
     def resumable(self, batch: str, shard: tuple[int, int]) -> Run | None:
-        """The latest run of this batch and shard with patients still to do (or to retry), if any."""
+        """The latest run of this batch and shard, when it has patients still to do (or to retry).
+
+        Only the latest: an older run left unfinished is superseded by any run started after it.
+        """
         with self.session() as s:
-            return s.scalars(
+            latest = s.scalars(
                 select(Run)
-                .where(
-                    Run.batch == batch,
-                    Run.shard_index == shard[0],
-                    Run.shard_count == shard[1],
-                    Run.status.in_(RESUMABLE),
-                )
+                .where(Run.batch == batch, Run.shard_index == shard[0], Run.shard_count == shard[1])
                 .order_by(Run.started_at.desc())
             ).first()
+        return latest if latest is not None and latest.status in RESUMABLE else None
 
     def update_run(self, run_id: str, **values: Any) -> Run:
         with self.session.begin() as s:
@@ -245,11 +244,16 @@ class Store:
 
     # -- targets -----------------------------------------------------------------------------------
 
-    def set_targets(self, run_id: str, patient_ids: Iterable[str]) -> None:
+    def set_targets(self, run_id: str, patient_ids: Iterable[str], **run_values: Any) -> None:
+        """The patients a run sets out to evaluate, and (in the same transaction) other fields of the run."""
         rows = [{"run_id": run_id, "patient_id": pid} for pid in sorted(set(patient_ids))]
         with self.session.begin() as s:
             for i in range(0, len(rows), _CHUNK):
                 s.execute(self._insert(Target).values(rows[i : i + _CHUNK]).on_conflict_do_nothing())
+            if run_values:
+                run = s.get_one(Run, run_id)
+                for key, value in run_values.items():
+                    setattr(run, key, value)
 
     def targets(self, run_id: str) -> list[str]:
         with self.session() as s:
@@ -297,6 +301,12 @@ class Store:
 
     def batch_results(self, batch: str) -> dict[str, Result]:
         return self.results(r.id for r in self.batch_runs(batch))
+
+    def pending(self, run_ids: Iterable[str]) -> set[str]:
+        """Patients these runs set out to evaluate and have no result for (a run that stopped early)."""
+        ids = list(run_ids)
+        targets = {pid for run_id in ids for pid in self.targets(run_id)}
+        return targets - set(self.results(ids))
 
     def _insert(self, table: type[Any]) -> Any:
         if self.engine.dialect.name == "postgresql":

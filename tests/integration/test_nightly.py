@@ -203,6 +203,7 @@ def test_diff_between_two_nights_names_what_moved(
     assert run_cli(monkeypatch, capsysbinary, env, "nightly", "--as-of", AS_OF, "--batch", "night-1")[0] == 0
     by_name = {path.name: pid for pid, path in loaded.items()}
     sle, ra, hbv = by_name["sle_eligible.json"], by_name["ra_eligible_si_units.json"], by_name["hbsag_positive.json"]
+    pso = by_name["psoriasis_bsa_below_10.json"]
     with httpx.Client(base_url=base, timeout=30) as http:  # the day's news on the server
         http.put(
             f"/Observation/alt-{sle}",
@@ -224,6 +225,9 @@ def test_diff_between_two_nights_names_what_moved(
         ).raise_for_status()
         for condition in http.get("/Condition", params={"patient": ra}).json().get("entry", []):
             http.delete(f"/Condition/{condition['resource']['id']}").raise_for_status()
+        # inactive, its Conditions kept: the funnel still finds it, the fetched Patient says it is retired
+        patient = http.get(f"/Patient/{pso}").json()
+        http.put(f"/Patient/{pso}", json={**patient, "active": False}).raise_for_status()
         http.delete(f"/Patient/{hbv}")
         for condition in http.get("/Condition", params={"patient": hbv}).json().get("entry", []):
             http.delete(f"/Condition/{condition['resource']['id']}")
@@ -235,6 +239,7 @@ def test_diff_between_two_nights_names_what_moved(
     removed = {c["patient"]: c for c in changes["deleted_or_merged"]}
     assert removed[f"Patient/{ra}"]["after"] == "merged" and "Patient/survivor" in removed[f"Patient/{ra}"]["detail"]
     assert removed[f"Patient/{hbv}"]["after"] == "gone"
+    assert removed[f"Patient/{pso}"]["after"] == "gone" and "inactive" in removed[f"Patient/{pso}"]["detail"]
     code, text, _ = run_cli(monkeypatch, capsysbinary, env, "diff")
     assert "dropped out" in text and f"Patient/{sle}" in text
     code, listing, _ = run_cli(monkeypatch, capsysbinary, env, "runs")
@@ -319,3 +324,51 @@ def test_an_empty_group_is_refused(small_hospital, database, tmp_path, monkeypat
     for extra in ([], ["--bulk"]):
         code, _, err = run_cli(monkeypatch, capsysbinary, env, "nightly", "--group", "empty", *extra)
         assert code == 2 and "refusing" in err
+
+
+def test_a_group_of_former_members_is_refused_the_same_way_with_and_without_bulk(
+    small_hospital, database, tmp_path, monkeypatch, capsysbinary
+):
+    base, loaded = small_hospital
+    sle, ra = sorted(loaded)[:2]
+    members = [
+        {"entity": {"reference": f"Patient/{sle}"}, "inactive": True},
+        {"entity": {"reference": f"Patient/{ra}"}, "period": {"start": "2019-01-01", "end": "2021-01-01"}},
+    ]
+    group = {"resourceType": "Group", "id": "former", "type": "person", "actual": True, "member": members}
+    httpx.put(f"{base}/Group/former", json=group, timeout=30).raise_for_status()
+    env = environment(base, database, tmp_path)
+    for extra in ([], ["--bulk"]):
+        code, _, err = run_cli(monkeypatch, capsysbinary, env, "nightly", "--group", "former", "--as-of", AS_OF, *extra)
+        assert code == 2 and "no current Patient members" in err
+    # one current member among former ones: the bulk path keeps to it, though the server exports them all
+    group["member"] = [*members, {"entity": {"reference": f"Patient/{sorted(loaded)[2]}"}}]
+    httpx.put(f"{base}/Group/former", json=group, timeout=30).raise_for_status()
+    code, ranked, _ = run_cli(
+        monkeypatch, capsysbinary, env, "nightly", "--group", "former", "--bulk", "--as-of", AS_OF
+    )
+    assert code == 0
+    assert [c["patient"] for c in ranked["candidates"]] == [f"Patient/{sorted(loaded)[2]}"]
+
+
+def test_a_bulk_run_killed_before_its_export_was_read_is_not_resumed_as_done(
+    small_hospital, database, tmp_path, monkeypatch, capsysbinary
+):
+    base, loaded = small_hospital
+    env = environment(base, database, tmp_path)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    store = Store(database)  # what a kill during the export leaves: a running run, no export time, no targets
+    store.start_run(
+        batch=f"{AS_OF}/bulk/all",
+        shard=(0, 1),
+        mode="bulk",
+        source="x",
+        group=None,
+        as_of=date.fromisoformat(AS_OF),
+        versions={"matcher": "0", "mappings": "0", "files": {}},
+    )
+    store.close()
+    code, ranked, err = run_cli(monkeypatch, capsysbinary, env, "nightly", "--bulk", "--resume", "--as-of", AS_OF)
+    assert code == 0, err
+    assert len(ranked["candidates"]) == len(loaded)

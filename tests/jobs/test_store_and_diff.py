@@ -131,3 +131,28 @@ def test_a_candidate_that_errs_tonight_is_not_called_a_drop_out():
     after = {"p": _row("error", None, detail="timeout")}
     d = diff(before, after)
     assert not d.dropped and [c.detail for c in d.not_evaluated] == ["timeout"]
+
+
+def test_an_older_unfinished_run_is_superseded_by_a_later_one(store):
+    old = start(store, "n1")
+    store.update_run(old.id, status="incomplete")
+    newer = start(store, "n1")
+    store.update_run(newer.id, status="complete")
+    assert store.resumable("n1", (0, 1)) is None  # the night got through: nothing to resume
+
+
+def test_patients_a_stopped_run_never_reached_are_neither_dropped_nor_unchanged(store):
+    run = start(store, "n2")
+    store.set_targets(run.id, ["reached", "candidate", "bystander"])
+    store.record(run.id, "reached", "evaluated", result("eligible"))
+    assert store.pending([run.id]) == {"candidate", "bystander"}
+    before = {
+        "reached": _row("evaluated", result("eligible")),
+        "candidate": _row("evaluated", result("eligible")),
+        "bystander": _row("evaluated", result("ineligible")),
+        "left": _row("evaluated", result("eligible")),  # not among tonight's targets: the funnel lost it
+    }
+    d = diff(before, store.results([run.id]), store.pending([run.id]))
+    assert [c.patient for c in d.not_evaluated] == ["candidate"]
+    assert [c.patient for c in d.dropped] == ["left"]
+    assert d.unchanged == 1
