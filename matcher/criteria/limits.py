@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,7 +17,7 @@ Source = Literal["reference_range", "default"]
 
 @dataclass(frozen=True, slots=True)
 class RangeChoice:
-    """The reference range that surely applies to the patient, or those that may."""
+    """The reference range that surely applies to the patient, and those that may apply instead."""
 
     high: Quantity | None
     #: upper limits of ranges that may or may not apply (an age or a group that cannot be placed)
@@ -41,12 +42,15 @@ def reference_high(ctx: Context, fact: ObservationFact) -> RangeChoice:
     have) is returned as `maybe`, for the caller to hold the result against both readings.
     """
     fits = [(r, fit(ctx, r)) for r in fact.ranges]
-    sure = sorted((r for r, f in fits if f == "yes"), key=lambda r: not r.restricted)  # stable: specific first
-    if sure:
-        return RangeChoice(sure[0].high)
+    specific = [r for r, f in fits if f == "yes" and r.restricted]
+    if specific:  # a range for this patient's own group settles it
+        return RangeChoice(specific[0].high)
+    general = next((r.high for r, f in fits if f == "yes"), None)
     maybe = tuple(r.high for r, f in fits if f == "unsure" and r.high is not None)
-    if maybe:
-        return RangeChoice(None, maybe, "it is not clear whether its reference ranges are for this patient")
+    if maybe:  # a range for everyone does not settle it while one for the patient's group may apply
+        return RangeChoice(general, maybe, "it is not clear whether its reference ranges are for this patient")
+    if general is not None:
+        return RangeChoice(general)
     return RangeChoice(None, note="its reference ranges are for other groups of patients" if fact.ranges else None)
 
 
@@ -64,7 +68,7 @@ def fit(ctx: Context, r: RefRange) -> Fit:
 
 def _fits_group(ctx: Context, r: RefRange) -> Fit:
     sexes = {ctx.m.sex_codes[c] for c in r.applies_to if c in ctx.m.sex_codes}
-    words = {w for text in r.applies_text for w in text.lower().replace(",", " ").split()}
+    words = {w for text in r.applies_text for w in re.findall(r"[a-z]+", text.lower())}
     sexes |= {ctx.m.sex_words[w] for w in words if w in ctx.m.sex_words}
     if sexes:
         sex = ctx.record.patient.sex
@@ -99,19 +103,23 @@ def upper_limit(ctx: Context, analyte: str, fact: ObservationFact) -> Limit:
     definition = ctx.m.analytes[analyte]
     choice = reference_high(ctx, fact)
     note = choice.note
-    if choice.high is not None:
-        converted = convert(definition, choice.high.value, choice.high.unit) if choice.high.unit else None
-        if converted is not None and converted > 0:
-            return Limit(converted, "reference_range")
-        note = "its reference range has no usable unit" if converted is None else "its reference range is not positive"
-    default = ctx.m.uln[analyte]
-    value = convert(definition, default.for_sex(ctx.record.patient.sex), default.unit)
-    assert value is not None  # the loader checked that the unit converts
+    own = _canonical(definition, choice.high) if choice.high is not None else None
+    if choice.high is not None and own is None:
+        unitless = not choice.high.unit or convert(definition, choice.high.value, choice.high.unit) is None
+        note = "its reference range has no usable unit" if unitless else "its reference range is not positive"
+    value: float | None
+    source: Source
+    if own is not None:
+        value, source = own, "reference_range"
+    else:
+        default = ctx.m.uln[analyte]
+        value, source = convert(definition, default.for_sex(ctx.record.patient.sex), default.unit), "default"
+        assert value is not None  # the loader checked that the unit converts
     maybe = [v for v in (_canonical(definition, q) for q in choice.maybe) if v is not None]
     if maybe:
         strictest, loosest = min(*maybe, value), max(*maybe, value)
-        return Limit(strictest, "default" if strictest == value else "reference_range", note, loosest)
-    return Limit(value, "default", note)
+        return Limit(strictest, source if strictest == value else "reference_range", note, loosest)
+    return Limit(value, source, note)
 
 
 def _canonical(definition: AnalyteDef, high: Quantity) -> float | None:

@@ -260,8 +260,8 @@ def _range(high: float, **where: Any) -> dict[str, Any]:
     return out
 
 
-def alt_with_ranges(sex: str, birth: str, value: float, *ranges: dict[str, Any]) -> PatientBuilder:
-    p = patient(sex, birth)
+def alt_with_ranges(sex: str | None, birth: str | None, value: float, *ranges: dict[str, Any]) -> PatientBuilder:
+    p = PatientBuilder("labs", sex=sex, birth=birth)
     p.obs(LOINC, ALT, "ALT", ago(5), value=value, unit="U/L", extra={"referenceRange": list(ranges)})
     p.lab(AST, "AST", 20, "U/L", ago(5))
     return p
@@ -279,6 +279,10 @@ def alt_with_ranges(sex: str, birth: str, value: float, *ranges: dict[str, Any])
         ("female", "1980-01-01", [_range(19, ages=(0, 17))], "pass", "for other groups of patients"),
         # a group in words nobody can place: held against both readings, so a person decides
         ("female", "1980-01-01", [_range(19, text="Caucasian adults")], "review", "the most lenient is 35 U/L"),
+        ("male", "1980-01-01", [_range(19, text="(Female)"), _range(33, text="Male/Men")], "pass", "(33 U/L"),
+        # sex not recorded: a range for everyone does not settle it while the one for men may apply
+        (None, "1980-01-01", [_range(50), _range(19, text="Male")], "review", "the most lenient is 50 U/L"),
+        ("male", None, [_range(50), _range(19, ages=(40, 60))], "review", "the most lenient is 50 U/L"),
     ],
 )
 def test_the_results_own_range_is_placed_by_sex_and_age(criterion, sex, birth, ranges, status, fragment):
