@@ -40,11 +40,12 @@ class Context:
         return [c for c, _, _ in self.record.conditions_in(valueset) if self.happened(c.first_known)]
 
     def procedures(self, valueset: str, *, planned: bool = False) -> list[ProcedureFact]:
-        """Procedures in a value set done (or begun) by as_of; with `planned`, those still in preparation."""
+        """Procedures in a value set done (or begun) by as_of; with `planned`, those still in preparation,
+        whatever their date (a planned procedure is usually dated when it is to be done)."""
         return [
             p
             for p, _, _ in self.record.procedures_in(valueset)
-            if self.happened(p.start) and (p.status in PLANNED_PROCEDURE) == planned
+            if (p.status in PLANNED_PROCEDURE) == planned and (planned or self.happened(p.start))
         ]
 
 

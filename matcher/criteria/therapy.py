@@ -253,14 +253,21 @@ def _coded(ctx: Context, out: Outcome, status: Status, message: str) -> None:
     for cond in ctx.recorded("car_t_history"):
         out.say(status, message, label=cond.label, date=str(cond.first_known or "undated"))
         out.cite(condition_evidence(cond, item="car_t_history"))
-    _planned(ctx, out, "car_t_therapy")
 
 
-def _planned(ctx: Context, out: Outcome, valueset: str) -> None:
-    """A procedure still in preparation has not been given, but a person should know it is planned."""
-    for proc in ctx.procedures(valueset, planned=True):
-        out.say("review", "exposure.planned", item=valueset, label=proc.label, date=str(proc.start or "undated"))
-        out.cite(procedure_evidence(proc, item=valueset))
+def _planned(ctx: Context, out: Outcome, *valuesets: str) -> None:
+    """A procedure still in preparation has not been given, but a person should know it is planned.
+
+    A procedure in several of the value sets (CAR-T is a gene therapy too) is named once.
+    """
+    seen: set[str] = set()
+    for valueset in valuesets:
+        for proc in ctx.procedures(valueset, planned=True):
+            if proc.ref in seen:
+                continue
+            seen.add(proc.ref)
+            out.say("review", "exposure.planned", item=valueset, label=proc.label, date=str(proc.start or "undated"))
+            out.cite(procedure_evidence(proc, item=valueset))
 
 
 def _unidentified(ctx: Context, out: Outcome) -> None:
@@ -275,6 +282,7 @@ def prior_cd19_therapy(ctx: Context) -> CriterionResult:
     out = Outcome("prior_cd19_therapy", "exclusion")
     _given(ctx, out, "cd19_therapy", "fail")
     _coded(ctx, out, "review", "exposure.car_t_target_unknown")
+    _planned(ctx, out, "car_t_therapy")
     _unidentified(ctx, out)
     if not any(f.status for f in out.findings):
         out.say("pass", "exposure.none", item="cd19_therapy")
@@ -285,10 +293,12 @@ def gene_therapy(ctx: Context) -> CriterionResult:
     out = Outcome("gene_therapy", "exclusion")
     _given(ctx, out, "gene_therapy", "fail")
     _coded(ctx, out, "fail", "exposure.car_t_is_gene_therapy")
+    named = {p.ref for p in ctx.procedures("car_t_therapy")}  # CAR-T codes are in both value sets
     for proc in ctx.procedures("gene_therapy_procedure"):
-        out.say("fail", "exposure.procedure", label=proc.label, date=str(proc.start or "undated"))
-        out.cite(procedure_evidence(proc, item="gene_therapy_procedure"))
-    _planned(ctx, out, "gene_therapy_procedure")
+        if proc.ref not in named:
+            out.say("fail", "exposure.procedure", label=proc.label, date=str(proc.start or "undated"))
+            out.cite(procedure_evidence(proc, item="gene_therapy_procedure"))
+    _planned(ctx, out, "car_t_therapy", "gene_therapy_procedure")
     _unidentified(ctx, out)
     if not any(f.status for f in out.findings):
         out.say("pass", "exposure.none", item="gene_therapy")

@@ -112,6 +112,7 @@ def test_courses_do_not_join_across_a_long_gap():
         (lambda p: p.procedure(PCS, "XW033J7", "Kymriah infusion", ago(400)), "review", "fail"),
         # in preparation: not given, but planned, so a person looks
         (lambda p: p.procedure(SNOMED, "1156961008", "CAR-T cell therapy", ago(5), "preparation"), "review", "review"),
+        (lambda p: p.procedure(PCS, "XW033J7", "Kymriah infusion", ago(-10), "preparation"), "review", "review"),
         (lambda p: None, "pass", "pass"),
     ],
 )
@@ -192,3 +193,10 @@ def test_the_therapy_worklist_names_the_codes_a_record_would_carry(criterion, ma
     assert need.message == "need.therapy"
     assert mappings.drugs["methotrexate"].codes[0] in need.codes
     assert all(mappings.drug_codes[c] & mappings.drugs_in("ra_standard") for c in need.codes)
+
+
+def test_a_procedure_in_two_value_sets_is_named_once(run):
+    p = PatientBuilder("prior", sex="male").procedure(PCS, "XW033J7", "Kymriah infusion", ago(400))
+    p.procedure(PCS, "XW043J7", "Kymriah infusion", ago(-10), "preparation")
+    findings = run(p).criterion("gene_therapy").findings
+    assert [f.message for f in findings] == ["exposure.car_t_is_gene_therapy", "exposure.planned"]
