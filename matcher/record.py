@@ -98,6 +98,8 @@ class PatientFact:
     sex: Sex
     deceased: bool
     deceased_date: PartialDate | None
+    #: ('merged', why) or ('gone', why) when the record is replaced by another or inactive
+    retired: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

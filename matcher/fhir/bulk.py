@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from matcher.errors import InputError, UpstreamError, UpstreamTimeoutError
+from matcher.errors import UpstreamError, UpstreamTimeoutError
 from matcher.fhir.client import Budget, FhirClient, parse_retry_after
+from matcher.fhir.groups import current_members
 from matcher.fhir.validate import READ_TYPES
 
 log = logging.getLogger("trialmatch.fhir")
@@ -44,6 +46,8 @@ class BulkExporter:
         self.client = client
         self.options = options or ExportOptions()
         self.requests = 0
+        #: the exported Group's current members, when it lists them
+        self.members: set[str] | None = None
 
     async def export(
         self,
@@ -52,16 +56,18 @@ class BulkExporter:
         group: str | None = None,
         since: str | None = None,
         types: Iterable[str] = EXPORT_TYPES,
-        group_checked: bool = False,
+        as_of: date,
     ) -> tuple[Manifest, list[tuple[str, Path]]]:
         """Run an export to its end and download its files into `folder`: (manifest, [(type, file)]).
 
-        A Group is first read to refuse an empty one, unless the caller has done so (`group_checked`).
+        A Group is read first: one without current members (on `as_of`) is refused before anything is
+        exported, and its current members are kept in `members` (servers may export former ones too).
         """
         budget = Budget(self.options.budget, self.client.clock() + self.options.timeout, "the bulk export")
         try:
-            if group is not None and not group_checked:
-                await self._check_group(group, budget)
+            if group is not None:
+                resource = await self.client.read("Group", group, budget)
+                self.members = current_members(resource, group, as_of)
             status_url = await self._kickoff(group, since, list(types), budget)
             try:
                 manifest = await self._wait(status_url, budget)
@@ -71,13 +77,6 @@ class BulkExporter:
             return manifest, files
         finally:
             self.requests += budget.spent
-
-    async def _check_group(self, group: str, budget: Budget) -> None:
-        resource = await self.client.read("Group", group, budget)
-        if resource is None:
-            raise InputError(f"Group/{group} not found on the FHIR server")
-        if not resource.get("member") and not resource.get("quantity"):
-            raise InputError(f"Group/{group} has no members: refusing to export instead of matching no one")
 
     async def _kickoff(self, group: str | None, since: str | None, types: list[str], budget: Budget) -> str:
         path = f"Group/{group}/$export" if group else "Patient/$export"

@@ -94,6 +94,18 @@ def status_code(concept: object, system: str) -> str | None:
     return str(chosen[0]["code"]) if chosen else None
 
 
+def retired(patient: Json) -> tuple[str, str] | None:
+    """('merged', why) for a Patient replaced by another, ('gone', why) for an inactive one, else None."""
+    for link in _list(patient.get("link")):
+        other = link.get("other")
+        target = other.get("reference") if isinstance(other, dict) else None
+        if link.get("type") == "replaced-by" and isinstance(target, str):
+            return "merged", f"replaced by {target}"
+    if patient.get("active") is False:
+        return "gone", "marked inactive on the FHIR server"
+    return None
+
+
 def reference_of(resource: Json, fallback: str) -> str:
     rid = resource.get("id")
     return f"{resource['resourceType']}/{rid}" if isinstance(rid, str) and rid else fallback
@@ -165,7 +177,8 @@ class Distiller:
         sex: Sex = gender if gender in ("male", "female", "other") else "unknown"
         deceased_date = PartialDate.parse(resource.get("deceasedDateTime"))
         deceased = bool(resource.get("deceasedBoolean")) or deceased_date is not None
-        return PatientFact(ref, PartialDate.parse(resource.get("birthDate")), sex, deceased, deceased_date)
+        birth = PartialDate.parse(resource.get("birthDate"))
+        return PatientFact(ref, birth, sex, deceased, deceased_date, retired(resource))
 
     def condition(
         self, resource: Json, ref: str, matches: Mapping[str, tuple[Tier, Code]], birth: PartialDate | None

@@ -14,6 +14,7 @@ from cachetools import TTLCache
 
 from matcher.errors import PatientNotFoundError
 from matcher.fhir.client import Budget
+from matcher.fhir.distil import retired
 from matcher.fhir.fetch import Fetched, PatientFetcher
 
 log = logging.getLogger("trialmatch.fhir")
@@ -84,18 +85,6 @@ class ServerSource:
                 self._cache.clear()
             else:
                 self._cache.pop(patient_id, None)
-
-
-def retired(patient: dict[str, Any]) -> tuple[str, str] | None:
-    """('merged', why) for a Patient replaced by another, ('gone', why) for an inactive one, else None."""
-    links = patient.get("link")
-    for link in links if isinstance(links, list) else ():
-        other = (link.get("other") or {}).get("reference") if isinstance(link, dict) else None
-        if isinstance(link, dict) and link.get("type") == "replaced-by" and isinstance(other, str):
-            return "merged", f"replaced by {other}"
-    if patient.get("active") is False:
-        return "gone", "marked inactive on the FHIR server"
-    return None
 
 
 class LocalSource:

@@ -16,7 +16,7 @@ from matcher.fhir.bulk import BulkExporter
 from matcher.fhir.client import Budget, FhirClient, query_chunks
 from matcher.fhir.mirror import Mirror
 from matcher.fhir.ndjson import NdjsonReader, Skipped
-from matcher.jobs.funnel import group_members, has_disease_code
+from matcher.jobs.funnel import has_disease_code
 from matcher.jobs.models import Run
 from matcher.jobs.nightly import Nightly, NightlyOptions, _Tally
 from matcher.jobs.progress import RunProgress
@@ -59,13 +59,12 @@ class BulkNightly(Nightly):
                 return self.store.update_run(unfinished.id, status="running"), self.store.targets(unfinished.id)
             if unfinished is not None:
                 log.info("run %s stopped before its export was read: starting a new one", unfinished.id)
-        members = await self._group_members(opts) if opts.group else None
         since = self._since(opts, mirror)
         run = self.store.start_run(**{**self._run_fields(opts), "since": since})
         exporter = BulkExporter(self.client)
         incoming = mirror.folder / f".incoming-{run.id}"
         try:
-            manifest, files = await exporter.export(incoming, group=opts.group, since=since, group_checked=True)
+            manifest, files = await exporter.export(incoming, group=opts.group, since=since, as_of=opts.as_of)
             if since:
                 mirror.merge(files, manifest.transaction_time)
             else:
@@ -76,30 +75,11 @@ class BulkNightly(Nightly):
         finally:
             Mirror.discard(incoming)
         targets = await self._load(mirror, opts)
-        if members is not None:  # a server may export former members too
-            targets = sorted(set(targets) & members)
+        if exporter.members is not None:  # a server may export former members too
+            targets = sorted(set(targets) & exporter.members)
         # the export's time and the targets together: a run with an export time knows what it is for
         self.store.set_targets(run.id, targets, transaction_time=manifest.transaction_time)
         return run, targets
-
-    async def _group_members(self, opts: NightlyOptions) -> set[str] | None:
-        """The Group's current members, when it lists them (None for a Group that gives only a quantity).
-
-        An empty or missing Group is refused before anything is exported: exporting everyone instead
-        would be the one thing a Group was given to prevent.
-        """
-        assert opts.group is not None
-        resource = await self.client.read("Group", opts.group, Budget(5, what=f"Group/{opts.group}"))
-        if resource is None:
-            raise InputError(f"Group/{opts.group} not found on the FHIR server")
-        if not resource.get("member"):
-            if not resource.get("quantity"):
-                raise InputError(f"Group/{opts.group} has no members: refusing to export instead of matching no one")
-            return None
-        members = group_members(resource, opts.as_of)
-        if not members:
-            raise InputError(f"Group/{opts.group} lists no current Patient members: refusing to export")
-        return members
 
     def _since(self, opts: NightlyOptions, mirror: Mirror) -> str | None:
         """--since auto: the last export whose copy is the one on disk, so a delta has something to merge into."""
@@ -165,6 +145,11 @@ class BulkNightly(Nightly):
                 if record is None:
                     await self._record(run, pid, "error", None, self._unreadable.get(pid, "not in the export"))
                     progress.advance(error=True)
+                    continue
+                if record.patient.retired is not None:  # merged into another record, or inactive
+                    outcome, detail = record.patient.retired
+                    await self._record(run, pid, outcome, None, detail)
+                    progress.advance()
                     continue
                 try:
                     result = await asyncio.to_thread(self._match_record, record, opts)

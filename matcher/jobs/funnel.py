@@ -23,9 +23,9 @@ from matcher.codes.model import Code
 from matcher.errors import InputError
 from matcher.fhir.client import Budget, FhirClient, query_chunks
 from matcher.fhir.distil import Malformed, codings
+from matcher.fhir.groups import current_members
 from matcher.fhir.refs import target_id
 from matcher.fhir.source import LocalSource
-from matcher.record import PartialDate
 from matcher.trial import NCT07161193
 
 log = logging.getLogger("trialmatch.jobs")
@@ -107,31 +107,10 @@ class ServerFunnel:
         return out
 
     async def _members(self, group: str, as_of: date, budget: Budget) -> set[str]:
-        resource = await self.client.read("Group", group, budget)
-        if resource is None:
-            raise InputError(f"Group/{group} not found on the FHIR server")
-        members = group_members(resource, as_of)
-        if not members:
-            raise InputError(
-                f"Group/{group} lists no current Patient members: refusing to match everyone instead "
-                "(a Group too large to list its members can be exported with --bulk)"
-            )
+        members = current_members(await self.client.read("Group", group, budget), group, as_of)
+        if members is None:
+            raise InputError(f"Group/{group} gives only its size, not its members: export it with --bulk")
         return members
-
-
-def group_members(group: dict[str, Any], today: date) -> set[str]:
-    """The Group's current Patient members: not inactive, and not with a membership that has ended."""
-    out = set()
-    for member in group.get("member") or []:
-        if not isinstance(member, dict) or member.get("inactive") is True:
-            continue
-        ended = PartialDate.parse((member.get("period") or {}).get("end"))
-        if ended is not None and ended.hi < today:
-            continue
-        pid = target_id(member.get("entity"), "Patient")
-        if pid:
-            out.add(pid)
-    return out
 
 
 class LocalFunnel:

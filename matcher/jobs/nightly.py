@@ -20,7 +20,8 @@ from matcher.errors import (
     UpstreamError,
     internal_error,
 )
-from matcher.fhir.source import PatientSource, retired
+from matcher.fhir.distil import retired
+from matcher.fhir.source import PatientSource
 from matcher.jobs.diff import Diff, diff
 from matcher.jobs.funnel import CandidateFinder, in_shard
 from matcher.jobs.models import Result, Run
@@ -252,7 +253,8 @@ class Nightly:
         if previous is None:
             return None
         before = _only(self.store.batch_results(previous), opts.shard)
-        return diff(before, self.store.results([run.id]), self.store.pending([run.id]))
+        tonight = self.store.results([run.id])
+        return diff(before, tonight, self.store.targets_of([run.id]) - tonight.keys())
 
     @staticmethod
     def _summary(

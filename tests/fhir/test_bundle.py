@@ -259,3 +259,19 @@ def test_a_status_is_read_from_its_own_code_system_wherever_it_stands(mappings):
         },
     )
     assert record_from_bundle(bundle(PATIENT, sle), mappings).conditions == ()
+
+
+@pytest.mark.parametrize(
+    ("fields", "retired"),
+    [
+        ({}, None),
+        ({"active": False}, ("gone", "marked inactive on the FHIR server")),
+        (
+            {"link": [{"type": "replaced-by", "other": {"reference": "Patient/p2"}}]},
+            ("merged", "replaced by Patient/p2"),
+        ),
+        ({"link": [{"type": "seealso", "other": {"reference": "Patient/p2"}}]}, None),
+    ],
+)
+def test_a_patient_record_says_when_it_was_merged_or_retired(mappings, fields, retired):
+    assert record_from_bundle(bundle({**PATIENT, **fields}), mappings).patient.retired == retired

@@ -18,6 +18,7 @@ from matcher.jobs.funnel import FunnelOptions, ServerFunnel, has_disease_code
 
 BASE = "https://fhir.example/r4"
 STATUS = f"{BASE}/bulk-status/1"
+AS_OF = date(2026, 6, 30)
 
 
 class Sleeps:
@@ -62,7 +63,9 @@ async def test_export_kicks_off_polls_as_told_downloads_and_cleans_up(client, tm
     respx.get(f"{BASE}/files/p.ndjson").respond(content=ndjson({"resourceType": "Patient", "id": "a"}))
     respx.get(f"{BASE}/files/c.ndjson").respond(content=ndjson({"resourceType": "Condition", "id": "c"}))
     deleted = respx.delete(STATUS).respond(202)
-    got, files = await BulkExporter(client).export(tmp_path, since="2026-06-01T00:00:00Z", types=["Patient"])
+    got, files = await BulkExporter(client).export(
+        tmp_path, since="2026-06-01T00:00:00Z", types=["Patient"], as_of=AS_OF
+    )
     assert got.transaction_time == "2026-06-30T01:00:00Z"
     assert [t for t, _ in files] == ["Patient", "Condition"]
     assert files[0][1].read_bytes().startswith(b'{"resourceType": "Patient"')
@@ -78,7 +81,7 @@ async def test_an_empty_group_is_refused_before_anything_is_exported(client, tmp
     respx.get(f"{BASE}/Group/g1").respond(json={"resourceType": "Group", "id": "g1", "type": "person", "actual": True})
     kickoff = respx.get(f"{BASE}/Group/g1/$export")
     with pytest.raises(InputError, match="no members"):
-        await BulkExporter(client).export(tmp_path, group="g1")
+        await BulkExporter(client).export(tmp_path, group="g1", as_of=AS_OF)
     assert not kickoff.called
 
 
@@ -88,7 +91,7 @@ async def test_a_failed_export_is_an_upstream_error_and_still_cleaned_up(client,
     respx.get(STATUS).respond(500, json={"resourceType": "OperationOutcome"})
     deleted = respx.delete(STATUS).respond(202)
     with pytest.raises(UpstreamError, match="export failed"):
-        await BulkExporter(client).export(tmp_path)
+        await BulkExporter(client).export(tmp_path, as_of=AS_OF)
     assert deleted.called
 
 
@@ -104,7 +107,7 @@ async def test_files_elsewhere_that_want_our_token_are_refused(client, tmp_path)
     )
     respx.delete(STATUS).respond(202)
     with pytest.raises(UpstreamError, match="another host"):
-        await BulkExporter(client).export(tmp_path)
+        await BulkExporter(client).export(tmp_path, as_of=AS_OF)
 
 
 def test_mirror_replace_then_merge_a_delta_with_deletions(tmp_path):
