@@ -114,7 +114,10 @@ class Outcome:
         return self
 
     def need(self, message: str, *codes: Code, keep: bool = False, **params: Param) -> Outcome:
-        self.needs.append(Need(message, params, codes, keep))
+        """Put what would resolve the criterion on the worklist (once: two findings may ask for the same)."""
+        need = Need(message, params, codes, keep)
+        if need not in self.needs:
+            self.needs.append(need)
         return self
 
     @property

@@ -78,7 +78,8 @@ def disease_duration(ctx: Context, cohort: Cohort | None) -> CriterionResult:
         status = "fail"
     else:
         status = "review"  # a partial date (a year, a month) straddles the six-month mark
-    earlier = [(c, s) for c, s in dated if s.lo <= cutoff and (c, s) not in basis]
+    # entries left out of the basis (unconfirmed ones beside confirmed) that reach back six months
+    earlier = [(c, s) for c, s in dated if confirmed and c.verification_status in UNCONFIRMED and s.lo <= cutoff]
     if status != "pass" and earlier:
         # an unconfirmed entry reaches back six months: whether the disease was there then is a person's call
         status = "review"

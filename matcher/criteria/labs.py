@@ -142,9 +142,8 @@ def _estimate(ctx: Context, out: Outcome, creatinine: Usable[float | Bound] | No
         return "unknown"
     if isinstance(creatinine.value, Bound):
         out.say("unknown", "crcl.creatinine_bound", value=str(creatinine.fact.quantity))
-        if not any(n.params.get("item") == "creatinine" for n in out.needs):
-            code = ctx.m.analytes["creatinine"].primary_code
-            out.need("need.exact", code, item="creatinine", code=code_label(code), value=str(creatinine.fact.quantity))
+        code = ctx.m.analytes["creatinine"].primary_code
+        out.need("need.exact", code, item="creatinine", code=code_label(code), value=str(creatinine.fact.quantity))
         return "unknown"
     ages = ctx.age_range()
     if ages is None:

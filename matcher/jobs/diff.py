@@ -42,6 +42,8 @@ class Diff:
     #: candidates of before that could not be evaluated this time (an error): neither dropped nor known
     not_evaluated: list[Change] = field(default_factory=list)
     unchanged: int = 0
+    #: patients who were not candidates and that a stopped run did not reach: nothing is known of them
+    not_reached: int = 0
 
     def sections(self) -> list[tuple[str, str, list[Change]]]:
         """(JSON key, title for people, changes) in the order a coordinator reads them."""
@@ -56,6 +58,7 @@ class Diff:
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {key: [c.as_json() for c in items] for key, _, items in self.sections()}
         out["unchanged"] = self.unchanged
+        out["not_reached"] = self.not_reached
         return out
 
 
@@ -92,6 +95,8 @@ def diff(before: Mapping[str, Result], after: Mapping[str, Result], pending: Set
             if _candidate(a):
                 change.detail = "not reached: the run stopped before this patient"
                 out.not_evaluated.append(change)
+            else:
+                out.not_reached += 1
             continue
         if b is not None and b.outcome in ("gone", "merged"):
             if a is not None and a.outcome not in ("gone", "merged"):
@@ -126,6 +131,7 @@ def render(d: Diff) -> str:
     lines = [
         f"{len(d.new)} new candidates, {len(d.changed)} changed, {len(d.dropped)} dropped out, "
         f"{len(d.removed)} deleted or merged, {len(d.not_evaluated)} not evaluated, {d.unchanged} unchanged"
+        + (f", {d.not_reached} others not reached" if d.not_reached else "")
     ]
     for _, title, items in d.sections():
         for c in items:

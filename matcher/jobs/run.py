@@ -89,20 +89,19 @@ def show_diff(settings: Settings, ids: list[str], *, as_json: bool) -> str:
     store = Store(settings.database)
     try:
         if len(ids) == 2:
-            runs = [store.run(i) for i in ids]
-            if None in runs:
-                raise InputError(f"no such run: {ids[runs.index(None)]}")
-            before, after = (store.batch_results(r.batch) for r in runs if r is not None)
-            pending = store.pending(r.id for r in store.batch_runs(runs[1].batch)) if runs[1] else set()
+            earlier, latest = store.run(ids[0]), store.run(ids[1])
+            if earlier is None or latest is None:
+                raise InputError(f"no such run: {ids[0] if earlier is None else ids[1]}")
+            before, after = store.batch_results(earlier.batch), store.batch_results(latest.batch)
         elif not ids:
             latest = next((r for r in store.runs(200) if r.status == "complete"), None)
             previous = store.previous_batch(latest) if latest else None
             if latest is None or previous is None:
                 raise InputError("fewer than two complete nights are stored: nothing to compare")
             before, after = store.batch_results(previous), store.batch_results(latest.batch)
-            pending = store.pending(r.id for r in store.batch_runs(latest.batch))
         else:
             raise InputError("diff takes two runs, or none (the last two nights)")
+        pending = store.targets_of(r.id for r in store.batch_runs(latest.batch)) - after.keys()
     finally:
         store.close()
     changes = diff(before, after, pending)

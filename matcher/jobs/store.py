@@ -302,11 +302,10 @@ class Store:
     def batch_results(self, batch: str) -> dict[str, Result]:
         return self.results(r.id for r in self.batch_runs(batch))
 
-    def pending(self, run_ids: Iterable[str]) -> set[str]:
-        """Patients these runs set out to evaluate and have no result for (a run that stopped early)."""
-        ids = list(run_ids)
-        targets = {pid for run_id in ids for pid in self.targets(run_id)}
-        return targets - set(self.results(ids))
+    def targets_of(self, run_ids: Iterable[str]) -> set[str]:
+        """The patients any of these runs set out to evaluate."""
+        with self.session() as s:
+            return set(s.scalars(select(Target.patient_id).where(Target.run_id.in_(list(run_ids)))))
 
     def _insert(self, table: type[Any]) -> Any:
         if self.engine.dialect.name == "postgresql":
