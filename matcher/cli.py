@@ -108,14 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
 def table(ranked: list[MatchResult], as_of: date) -> str:
     """The ranked candidates for a person: one line each, with what rules them out or is still open."""
     lines = [f"{TRIAL_ID} candidates as of {as_of.isoformat()} ({len(ranked)} patients)", ""]
-    lines.append(f"{'#':>3}  {'verdict':<17} {'cohort':<9} {'score':>5}  {'patient':<44} fails / unknown")
+    lines.append(f"{'#':>3}  {'verdict':<17} {'cohort':<9} {'score':>5}  {'patient':<44} fails / unknown / chart")
     for i, r in enumerate(ranked, 1):
-        fails = [c.id for c in r.criteria if c.status == "fail"]
-        unknown = [c.id for c in r.criteria if c.status == "unknown"]
-        open_items = ", ".join(fails) + (" / " if fails and unknown else "") + ", ".join(unknown)
-        lines.append(
-            f"{i:>3}  {r.verdict:<17} {r.cohort or '-':<9} {r.score:>5.2f}  {r.patient:<44} {open_items or '-'}"
+        groups = (
+            [c.id for c in r.criteria if c.status == "fail"],
+            [c.id for c in r.criteria if c.status == "unknown"],
+            [c.id for c in r.criteria if c.chart_review],
         )
+        open_items = " / ".join(", ".join(ids) or "-" for ids in groups)
+        lines.append(f"{i:>3}  {r.verdict:<17} {r.cohort or '-':<9} {r.score:>5.2f}  {r.patient:<44} {open_items}")
     return "\n".join(lines) + "\n"
 
 

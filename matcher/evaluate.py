@@ -62,18 +62,21 @@ def candidate_cohorts(ctx: Context, trial: Trial) -> list[Cohort]:
 
 
 def _cohort_key(option: tuple[Cohort | None, list[CriterionResult]], trial: Trial) -> tuple[int, ...]:
-    """Fewer fails, then fewer unknowns, then fewer reviews; ties go to the protocol's cohort order."""
+    """Fewer fails, then fewer unknowns, then fewer chart reviews, then fewer reviews of any kind; ties go to
+    the protocol's cohort order."""
     cohort, results = option
     counts = {s: sum(r.status == s for r in results) for s in SEVERITY}
+    charts = sum(r.chart_review for r in results)
     order = trial.cohorts.index(cohort) if cohort else 0
-    return counts["fail"], counts["unknown"], counts["review"], order
+    return counts["fail"], counts["unknown"], charts, counts["review"], order
 
 
 def verdict_of(criteria: tuple[CriterionResult, ...] | list[CriterionResult]) -> Verdict:
-    statuses = {c.status for c in criteria}
-    if "fail" in statuses:
+    """CONTRACT.md section 1: any fail rules out; an unknown or a chart to read leaves the patient possibly
+    eligible; `eligible` means only the screening visit's own checks remain."""
+    if any(c.status == "fail" for c in criteria):
         return "ineligible"
-    if "unknown" in statuses:
+    if any(c.status == "unknown" or c.chart_review for c in criteria):
         return "possibly_eligible"
     return "eligible"
 

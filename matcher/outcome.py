@@ -10,6 +10,9 @@ from typing import Literal
 from matcher.codes.model import Code
 
 Status = Literal["pass", "fail", "unknown", "review"]
+#: who settles a `review` and when: the screening visit whatever the record says, or a person who reads
+#: the chart before the patient is called in (CONTRACT.md section 1)
+ReviewKind = Literal["screening", "chart"]
 Kind = Literal["inclusion", "exclusion"]
 Verdict = Literal["eligible", "possibly_eligible", "ineligible"]
 Param = str | int | float | None
@@ -25,6 +28,8 @@ class Finding:
     message: str
     params: Mapping[str, Param] = field(default_factory=dict)
     status: Status | None = None  # None: context only, it does not move the status
+    #: with status `review`: settled at the screening visit, or a chart to read first
+    review: ReviewKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,13 @@ class CriterionResult:
     evidence: tuple[Evidence, ...] = ()
     needs: tuple[Need, ...] = ()
     cohort_specific: bool = False
+    #: with status `review`: who settles it (see ReviewKind); None otherwise
+    review: ReviewKind | None = None
+
+    @property
+    def chart_review(self) -> bool:
+        """Someone must read the chart before the patient is called in."""
+        return self.status == "review" and self.review != "screening"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +116,13 @@ class Outcome:
         self.needs: list[Need] = []
 
     def say(self, status: Status | None, message: str, **params: Param) -> Outcome:
-        self.findings.append(Finding(message, params, status))
+        """Add a finding; a `review` said here is a chart review (the record is ambiguous)."""
+        self.findings.append(Finding(message, params, status, "chart" if status == "review" else None))
+        return self
+
+    def screening(self, message: str, **params: Param) -> Outcome:
+        """Add a review that the protocol leaves to the screening visit, whatever the record says."""
+        self.findings.append(Finding(message, params, "review", "screening"))
         return self
 
     def cite(self, *evidence: Evidence) -> Outcome:
@@ -132,6 +150,11 @@ class Outcome:
         found = {f.status for f in self.findings}
         return next((s for s in order if s in found), default)
 
+    def review_kind(self) -> ReviewKind:
+        """A screening review only when every review finding is one; any doubt about the record is a chart."""
+        kinds = {f.review for f in self.findings if f.status == "review"}
+        return "screening" if kinds == {"screening"} else "chart"
+
     def result(self, status: Status | None = None, *, cohort_specific: bool = False) -> CriterionResult:
         final = status or self.status
         return CriterionResult(
@@ -143,4 +166,5 @@ class Outcome:
             # a settled criterion keeps only the needs meant to outlive it; unknown and review keep them all
             needs=tuple(n for n in self.needs if n.keep or final in ("unknown", "review")),
             cohort_specific=cohort_specific,
+            review=self.review_kind() if final == "review" else None,
         )

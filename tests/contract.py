@@ -1,4 +1,4 @@
-"""The outward contract (../shared/CONTRACT.md) as assertions, kept here so the tests need nothing outside the repo."""
+"""The outward contract (docs/CONTRACT.md) as assertions, kept here so the tests need nothing outside the repo."""
 
 from __future__ import annotations
 
@@ -73,16 +73,26 @@ def contract_problems(result: Any) -> list[str]:
         if seen.get(cid, {}).get("kind") != "exclusion":
             out.append(f"{cid} missing or not an exclusion")
     for cid in ALWAYS_REVIEW:
-        if seen.get(cid, {}).get("status") != "review":
-            out.append(f"{cid} is not review")
+        if seen.get(cid, {}).get("status") != "review" or seen[cid].get("review") != "screening":
+            out.append(f"{cid} is not a screening review")
+    for cid, c in seen.items():
+        if c["status"] == "review" and c.get("review") not in ("screening", "chart"):
+            out.append(f"{cid} is a review without its kind (screening or chart)")
+        if c["status"] != "review" and "review" in c:
+            out.append(f"{cid} has a review kind but is {c['status']}")
     statuses = {c["status"] for c in seen.values()}
-    verdict = "ineligible" if "fail" in statuses else "possibly_eligible" if "unknown" in statuses else "eligible"
+    chart = any(c["status"] == "review" and c.get("review", "chart") == "chart" for c in seen.values())
+    verdict = (
+        "ineligible" if "fail" in statuses else "possibly_eligible" if "unknown" in statuses or chart else "eligible"
+    )
     if result["verdict"] != verdict:
         out.append(f"verdict {result['verdict']} but statuses say {verdict}")
     covered = {m["criterion"] for m in result["missing"]}
     for cid, c in seen.items():
         if c["status"] == "unknown" and cid not in covered:
             out.append(f"{cid} is unknown without a worklist entry")
+        if c["status"] == "review" and c.get("review") == "chart" and cid not in covered:
+            out.append(f"{cid} is a chart review without an item to check")
     return out
 
 

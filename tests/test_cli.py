@@ -142,7 +142,8 @@ def test_rank_table_for_people(capsysbinary):
     assert code == 0
     assert lines[0] == "NCT07161193 candidates as of 2026-06-30 (2 patients)"
     assert "eligible" in lines[3] and "sle" in lines[3]
-    assert lines[4].split()[1] == "ineligible" and lines[4].endswith("hepatitis_b")
+    assert "fails / unknown / chart" in lines[2]
+    assert lines[4].split()[1] == "ineligible" and lines[4].endswith("hepatitis_b / - / -")
 
 
 def test_nightly_on_the_embedded_default_then_runs_and_diff(capsysbinary, tmp_path, monkeypatch):

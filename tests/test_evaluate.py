@@ -13,16 +13,24 @@ from matcher.rank import rank
 
 
 def results(*statuses: str) -> list[CriterionResult]:
-    return [CriterionResult(f"c{i}", "inclusion", s, (Finding("x", {}, s),)) for i, s in enumerate(statuses)]  # type: ignore[arg-type]
+    """Criteria with these statuses; 'screening' and 'chart' are reviews of that kind."""
+    out = []
+    for i, s in enumerate(statuses):
+        status, kind = ("review", s) if s in ("screening", "chart") else (s, None)
+        out.append(CriterionResult(f"c{i}", "inclusion", status, (Finding("x", {}, status, kind),), review=kind))  # type: ignore[arg-type]
+    return out
 
 
 @pytest.mark.parametrize(
     ("statuses", "verdict"),
     [
-        (("pass", "review"), "eligible"),
-        (("pass", "unknown", "review"), "possibly_eligible"),
+        (("pass", "screening"), "eligible"),  # only the screening visit's own checks remain
+        (("pass", "chart"), "possibly_eligible"),  # a chart to read before the call
+        (("pass", "unknown", "screening"), "possibly_eligible"),
         (("pass", "unknown", "fail"), "ineligible"),
-        (("review",), "eligible"),
+        (("chart", "fail"), "ineligible"),
+        (("screening",), "eligible"),
+        (("chart",), "possibly_eligible"),
     ],
 )
 def test_verdict(statuses, verdict):

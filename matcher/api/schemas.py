@@ -24,7 +24,8 @@ class EvidenceOut(BaseModel):
 class FindingOut(BaseModel):
     message: str = Field(description="message id; the reason is rendered from it and its params")
     status: Literal["pass", "fail", "unknown", "review"] | None
-    params: dict[str, str | int | float | None]
+    review: Literal["screening", "chart"] | None = Field(None, description="with status review: who settles it")
+    params: dict[str, str | int | float | bool | None]
     text: str
 
 
@@ -32,6 +33,11 @@ class CriterionOut(BaseModel):
     id: str = Field(examples=["liver_function"])
     kind: Literal["inclusion", "exclusion"]
     status: Literal["pass", "fail", "unknown", "review"]
+    review: Literal["screening", "chart"] | None = Field(
+        None,
+        description="only with status review: 'screening' (settled at the screening visit whatever the record"
+        " says) or 'chart' (the record is ambiguous: read the chart before calling the patient in)",
+    )
     reason: str
     evidence: list[EvidenceOut]
     findings: list[FindingOut]
@@ -46,6 +52,7 @@ class MissingOut(BaseModel):
     criterion: str
     need: str = Field(examples=["HBsAg (LOINC 5196-1) result within 180 days"])
     codes: list[CodeOut]
+    review: Literal["chart"] | None = Field(None, description="'chart': a chart to read before calling the patient")
 
 
 class CohortOut(BaseModel):

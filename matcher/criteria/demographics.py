@@ -21,6 +21,9 @@ def age(ctx: Context) -> CriterionResult:
             reference=patient.ref, value=f"born {patient.birth_date}", date=str(patient.birth_date), item="birthDate"
         )
     )
+    if patient.birth_date is not None and patient.birth_date.lo > ctx.as_of:
+        out.say("fail", "age.not_born", birth=str(patient.birth_date), as_of=ctx.as_of.isoformat())
+        return out.result()
     status: Status
     if youngest >= MIN_AGE and oldest <= MAX_AGE:
         status = "pass"

@@ -66,13 +66,14 @@ def tuberculosis(ctx: Context) -> CriterionResult:
             # ended within the three years (or possibly so, for an imprecise date)
             ended_recently = cond.abatement.hi >= since
             status: Status = "pass" if not ended_recently else ("fail" if cond.abatement.lo >= since else "review")
+            message = {"pass": "tb.ended_long_ago", "fail": "tb.ended_recently"}.get(status, "tb.ended_maybe_recently")
             out.say(
                 status,
-                "tb.ended",
+                message,
                 label=cond.label,
                 date=str(cond.abatement),
                 years=TB_LOOKBACK_YEARS,
-                within=ended_recently,
+                since=since.isoformat(),
             )
         elif onset is not None and onset.hi >= since:
             out.say("fail", "tb.resolved_recent_onset", label=cond.label, date=str(onset), years=TB_LOOKBACK_YEARS)
@@ -81,7 +82,10 @@ def tuberculosis(ctx: Context) -> CriterionResult:
     for cond in ctx.recorded("tuberculosis_latent"):
         found = True
         _cite(out, cond, "tuberculosis_latent")
-        out.say("review", "tb.latent", label=cond.label, date=_when(cond))
+        if exclusion_status(cond, "tuberculosis_latent") == "fail":  # firmly latent: the investigator's call
+            out.screening("tb.latent", label=cond.label, date=_when(cond))
+        else:
+            out.say("review", "tb.latent", label=cond.label, date=_when(cond))
     igra = pick(ctx, "tb_igra", ctx.m.windows.infection_serology, read_polarity(ctx, "tb_igra"))
     if igra.chosen is not None and igra.chosen.value != "negative":
         found = True

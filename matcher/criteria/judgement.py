@@ -1,4 +1,4 @@
-"""Inclusions that FHIR data never settles: consent, life expectancy, contraception; always `review`."""
+"""Inclusions that FHIR data never settles: consent, life expectancy, contraception; always a screening review."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from matcher.outcome import CriterionResult, Outcome
 
 
 def consent(ctx: Context) -> CriterionResult:
-    return Outcome("consent", "inclusion").say("review", "judgement.consent").result()
+    return Outcome("consent", "inclusion").screening("judgement.consent").result()
 
 
 def life_expectancy(ctx: Context) -> CriterionResult:
-    return Outcome("life_expectancy", "inclusion").say("review", "judgement.life_expectancy").result()
+    return Outcome("life_expectancy", "inclusion").screening("judgement.life_expectancy").result()
 
 
 def contraception(ctx: Context) -> CriterionResult:
-    return Outcome("contraception", "inclusion").say("review", "judgement.contraception").result()
+    return Outcome("contraception", "inclusion").screening("judgement.contraception").result()

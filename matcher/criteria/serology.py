@@ -24,7 +24,7 @@ def _cite(out: Outcome, status: Status | None, message: str, fact: ObservationFa
     out.cite(observation_evidence(fact))
 
 
-def _positives(ctx: Context, out: Outcome, p: Pick[Polarity], status: Status) -> bool:
+def _positives(ctx: Context, out: Outcome, p: Pick[Polarity], status: Status | None) -> bool:
     """Every positive inside the window counts, even when a later one is negative; an undated one needs a look."""
     hits = [u for u in p.usable if u.value == "positive"]
     for hit in hits:
@@ -41,7 +41,7 @@ def _undated_positives(ctx: Context, out: Outcome, p: Pick[Polarity]) -> None:
             _cite(out, "review", "serology.undated_positive", fact, "positive")
 
 
-def _conditions(ctx: Context, out: Outcome, valueset: str, status: Status, *, lifelong: bool = False) -> bool:
+def _conditions(ctx: Context, out: Outcome, valueset: str, status: Status | None, *, lifelong: bool = False) -> bool:
     """Coded infections: current ones (or any, for lifelong infections) carry `status`, uncertain ones review."""
     found = False
     for cond in ctx.recorded(valueset):
@@ -150,10 +150,11 @@ def hiv(ctx: Context) -> CriterionResult:
 def syphilis(ctx: Context) -> CriterionResult:
     out = Outcome("syphilis", "exclusion")
     antibody = _serology(ctx, "treponema_ab")
-    positive = _positives(ctx, out, antibody, "review")
-    positive |= _conditions(ctx, out, "syphilis", "review")
+    # a firm positive is the investigator's call at screening (exclusion 9); an uncertain one is a chart review
+    positive = _positives(ctx, out, antibody, None)
+    positive |= _conditions(ctx, out, "syphilis", None)
     if positive:
-        out.say("review", "syphilis.judgement")
+        out.screening("syphilis.judgement")
         return out.result()
     if antibody.chosen is None:
         explain_nothing_usable(out, antibody, "treponema_ab", ctx.m.analytes["treponema_ab"].primary_code)

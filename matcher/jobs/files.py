@@ -54,6 +54,20 @@ def write_run_files(outcome: NightlyOutcome) -> list[Path]:
     return written
 
 
+def open_items(result: dict[str, Any]) -> list[str]:
+    """What is left to do for one patient, each once: the charts to read, then the tests and records to get."""
+    seen: dict[str, list[str]] = {}
+    for m in result["missing"]:
+        text = ("check: " if m.get("review") == "chart" else "needs: ") + m["need"]
+        seen.setdefault(text, []).append(m["criterion"])
+    ordered = sorted(seen.items(), key=lambda item: not item[0].startswith("check: "))
+    return [f"{text} [{', '.join(criteria)}]" for text, criteria in ordered]
+
+
+def _failed(result: dict[str, Any]) -> list[str]:
+    return [f"{c['id']}: {c['reason']}" for c in result["criteria"] if c["status"] == "fail"]
+
+
 def _report(outcome: NightlyOutcome) -> str:
     """A plain summary for coordinators (the full report is rendered elsewhere from the same files)."""
     run, s = outcome.run, outcome.summary
@@ -68,10 +82,10 @@ def _report(outcome: NightlyOutcome) -> str:
     for c in outcome.candidates:
         if c["verdict"] == "ineligible":
             continue
-        open_items = ", ".join(m["need"] for m in c["missing"][:3])
-        lines.append(
-            f"  {c['verdict']:<17} {c['cohort'] or '-':<9} {c['score']:.2f}  {c['patient']}"
-            + (f"  needs: {open_items}" if open_items else "")
-        )
+        lines.append(f"  {c['verdict']:<17} {c['cohort'] or '-':<9} {c['score']:.2f}  {c['patient']}")
+        lines += [f"      {item}" for item in open_items(c)]
+    near = [c for c in outcome.candidates if c["verdict"] == "ineligible" and len(_failed(c)) == 1]
+    lines += ["", "near misses (ineligible on one criterion only):"]
+    lines += [f"  {c['cohort'] or '-':<9} {c['patient']}  {_failed(c)[0]}" for c in near] or ["  (none)"]
     lines += ["", "changes since the previous run:", render(outcome.changes) if outcome.changes else "  (first run)"]
     return "\n".join(lines) + "\n"
