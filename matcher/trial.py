@@ -159,6 +159,7 @@ class Trial:
             + [v for c in self.cohorts for v in c.therapy_procedures]
             + [
                 "pregnancy",
+                "pregnancy_end",
                 "lactation",
                 "tuberculosis",
                 "tuberculosis_latent",

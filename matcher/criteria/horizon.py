@@ -36,8 +36,8 @@ def _lookback_days(m: Mappings) -> dict[str, int | None]:
     days["qtc"] = w.ecg
     for item in ("hbsag", "anti_hbc", "hbv_dna", "anti_hcv", "hcv_rna", "treponema_ab", "tb_igra"):
         days[item] = w.infection_serology
-    days["hcg"] = max(w.pregnancy_test, PREGNANCY_MAX_DAYS)
-    days["pregnancy_status"] = days["lactation_status"] = days["hcg"]
+    days["hcg"] = days["pregnancy_status"] = max(w.pregnancy_test, PREGNANCY_MAX_DAYS)
+    days["lactation_status"] = None  # until recorded as ended
     for score in m.scores:
         days[score] = w.disease_activity
     for item in LIFELONG:

@@ -1,18 +1,30 @@
-"""Exclusion (2): pregnant or lactating now, from coded states, pregnancy/lactation status and hCG results."""
+"""Exclusion (2): pregnant or lactating now, from coded states, pregnancy/lactation status and hCG results.
+
+A pregnancy is not forgotten when its evidence leaves the hCG window: a positive hCG or a pregnancy
+record stays a question (a chart review) until a later negative, a recorded end of the pregnancy
+(delivery, miscarriage, termination) or the longest a pregnancy lasts says otherwise. Lactation stays a
+question until it is recorded as ended.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from matcher.criteria.common import code_label, note_passed_over
-from matcher.criteria.context import Context, activity_on, condition_evidence, exclusion_status
+from matcher.criteria.context import Context, activity_on, condition_evidence, exclusion_status, procedure_evidence
 from matcher.criteria.measure import observation_evidence, pick, read_polarity
 from matcher.outcome import CriterionResult, Outcome, Status
+from matcher.record import PartialDate
 
-#: a pregnancy recorded as active for longer than this is probably a record nobody closed
-PREGNANCY_MAX_DAYS = 300
+#: the longest a pregnancy lasts (42 weeks): older evidence of one is about a pregnancy that has ended
+PREGNANCY_MAX_DAYS = 294
+#: lactation has no natural end date: a positive breastfeeding status is read over the whole record
+#: (back to 1900, the earliest as_of) until a later negative or an end says otherwise
+WHOLE_RECORD = date(1900, 1, 1)
 #: women are screened with an hCG test up to this age (child-bearing potential, absent other records)
 CHILDBEARING_MAX_AGE = 55
+#: the value set of records that say a pregnancy ended (mappings/pregnancy_end.toml)
+PREGNANCY_END = "pregnancy_end"
 
 
 def pregnancy(ctx: Context) -> CriterionResult:
@@ -34,6 +46,32 @@ def pregnancy(ctx: Context) -> CriterionResult:
     return out.result()
 
 
+def _lookback(ctx: Context, item: str) -> int:
+    """Days before as_of in which a positive result still raises a question."""
+    if item == "lactation_status":
+        return (ctx.as_of - WHOLE_RECORD).days
+    return PREGNANCY_MAX_DAYS
+
+
+def _ended_after(ctx: Context, out: Outcome, since: PartialDate | None) -> bool:
+    """A recorded end of pregnancy surely on or after `since` (and by as_of): cite the first one found."""
+    if since is None:
+        return False
+    # only firm codes settle it: a review-tier code (a past history of miscarriage) does not say which pregnancy
+    for cond in ctx.recorded(PREGNANCY_END):
+        when = cond.first_known
+        if cond.matches[PREGNANCY_END][0] == "match" and when is not None and when.lo >= since.hi:
+            out.say(None, "pregnancy.ended", label=cond.label, date=str(when))
+            out.cite(condition_evidence(cond, code=str(cond.matches[PREGNANCY_END][1]), item=PREGNANCY_END))
+            return True
+    for proc in ctx.procedures(PREGNANCY_END):
+        if proc.matches[PREGNANCY_END][0] == "match" and proc.start is not None and proc.start.lo >= since.hi:
+            out.say(None, "pregnancy.ended", label=proc.label, date=str(proc.start))
+            out.cite(procedure_evidence(proc, item=PREGNANCY_END))
+            return True
+    return False
+
+
 def _coded_states(ctx: Context, out: Outcome) -> bool:
     found = False
     oldest = ctx.as_of - timedelta(days=PREGNANCY_MAX_DAYS)
@@ -42,9 +80,12 @@ def _coded_states(ctx: Context, out: Outcome) -> bool:
             state = activity_on(cond, ctx.as_of)
             if state == "inactive":
                 continue
+            since = cond.first_known
+            if valueset == "pregnancy" and _ended_after(ctx, out, since):
+                out.cite(condition_evidence(cond, code=str(cond.matches[valueset][1]), item=valueset))
+                continue
             found = True
             out.cite(condition_evidence(cond, code=str(cond.matches[valueset][1]), item=valueset))
-            since = cond.first_known
             when = str(since or "undated")
             stale = valueset == "pregnancy" and since is not None and since.hi < oldest
             if stale:
@@ -58,9 +99,10 @@ def _coded_states(ctx: Context, out: Outcome) -> bool:
 
 def _observed(ctx: Context, out: Outcome, item: str) -> bool:
     """hCG, pregnancy status, breastfeeding status: positive inside the window excludes; an older positive
-    with no later negative, or a newer result that could not be read, needs a person."""
+    that nothing later settles, or a newer result that could not be read, needs a person."""
     window = ctx.m.windows.pregnancy_test
-    recent = pick(ctx, item, window, read_polarity(ctx, item))
+    read = read_polarity(ctx, item)
+    recent = pick(ctx, item, window, read)
     for found in recent.usable:
         if found.value == "positive":
             # the contract excludes on any positive hCG; in a patient recorded as male the reason says it
@@ -79,9 +121,14 @@ def _observed(ctx: Context, out: Outcome, item: str) -> bool:
         note_passed_over(out, recent, item, "review")
         return status == "review" or bool(recent.passed_over)
     note_passed_over(out, recent, item, "review")
-    older = pick(ctx, item, PREGNANCY_MAX_DAYS, read_polarity(ctx, item))
-    if older.chosen is not None and older.chosen.value == "positive":
-        out.say("review", "pregnancy.old_positive", item=item, date=str(older.chosen.fact.when), window=window)
-        out.cite(observation_evidence(older.chosen.fact))
-        return True
-    return bool(recent.passed_over)
+    # nothing usable inside the window: the newest older result decides whether a question is still open
+    older = pick(ctx, item, _lookback(ctx, item), read)
+    if older.chosen is None or older.chosen.value != "positive":
+        return bool(recent.passed_over)
+    fact = older.chosen.fact
+    out.cite(observation_evidence(fact))
+    if item != "lactation_status" and _ended_after(ctx, out, fact.when):
+        out.say(None, "pregnancy.old_positive_ended", item=item, date=str(fact.when))
+        return bool(recent.passed_over)
+    out.say("review", "pregnancy.old_positive", item=item, date=str(fact.when), window=window)
+    return True

@@ -77,3 +77,67 @@ def test_women_past_childbearing_age_get_no_hcg_request(criterion):
     result = criterion(woman(birth="1962-01-01"), "pregnancy")
     assert result.status == "pass"
     assert not result.needs
+
+
+BREASTFEEDING = cc(LOINC, "LA29252-6", "Currently breastfeeding")
+NOT_BREASTFEEDING = cc(LOINC, "LA29253-4", "Not currently breastfeeding")
+
+
+@pytest.mark.parametrize(
+    ("setup", "status"),
+    [
+        # a positive hCG outside its 30-day window stays a question for the longest a pregnancy lasts (42 weeks)
+        (lambda p: p.lab("2106-3", "hCG", 250, "m[IU]/mL", ago(35)), "review"),
+        (lambda p: p.lab("2106-3", "hCG", 250, "m[IU]/mL", ago(290)), "review"),
+        (lambda p: p.lab("2106-3", "hCG", 250, "m[IU]/mL", ago(300)), "pass"),
+        # ... unless a later negative settles it, even one outside the window
+        (
+            lambda p: p.lab("2106-3", "hCG", 250, "m[IU]/mL", ago(120)).lab("2106-3", "hCG", 1, "m[IU]/mL", ago(60)),
+            "pass",
+        ),
+        # ... or a recorded end of that pregnancy
+        (
+            lambda p: p.lab("2106-3", "hCG", 250, "m[IU]/mL", ago(90)).condition(
+                SNOMED, "19169002", "Miscarriage in first trimester", onset=ago(50)
+            ),
+            "pass",
+        ),
+        # an end recorded before the positive says nothing about it
+        (
+            lambda p: p.condition(SNOMED, "19169002", "Miscarriage in first trimester", onset=ago(200)).lab(
+                "2106-3", "hCG", 250, "m[IU]/mL", ago(90)
+            ),
+            "review",
+        ),
+        # a pregnancy still open in the record, followed by a miscarriage, has ended
+        (
+            lambda p: p.condition(SNOMED, "77386006", "Pregnant", onset=ago(120)).condition(
+                SNOMED, "19169002", "Miscarriage in first trimester", onset=ago(100)
+            ),
+            "pass",
+        ),
+        # lactation has no natural end: it stays a question until recorded as ended
+        (lambda p: p.obs(LOINC, "63895-7", "Breastfeeding", ago(500), answer=BREASTFEEDING), "review"),
+        (
+            lambda p: p.obs(LOINC, "63895-7", "Breastfeeding", ago(500), answer=BREASTFEEDING).obs(
+                LOINC, "63895-7", "Breastfeeding", ago(100), answer=NOT_BREASTFEEDING
+            ),
+            "pass",
+        ),
+    ],
+)
+def test_pregnancy_is_not_forgotten_after_its_window(criterion, setup, status):
+    p = woman()
+    setup(p)
+    result = criterion(p, "pregnancy")
+    assert result.status == status, reason(result)
+    if status == "review":
+        assert result.review == "chart"  # someone reads the chart before she is called in
+
+
+def test_a_recorded_end_is_cited_as_evidence(criterion):
+    p = woman().lab("2106-3", "hCG", 250, "m[IU]/mL", ago(90))
+    p.condition(SNOMED, "19169002", "Miscarriage in first trimester", onset=ago(50))
+    result = criterion(p, "pregnancy")
+    assert "end of pregnancy recorded" in reason(result)
+    assert {e.item for e in result.evidence} >= {"pregnancy_end", "hcg"}
