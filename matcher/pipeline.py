@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterable
 from datetime import date
@@ -22,9 +23,14 @@ log = logging.getLogger("trialmatch")
 
 
 def checked_mappings(settings: Settings) -> Mappings:
-    """The mappings, verified to define every id the trial's criteria read."""
+    """The mappings, verified to define every id the trial's criteria read (once per process, at start-up)."""
     mappings = settings.mappings
-    NCT07161193.check_mappings(mappings)
+    NCT07161193.check_mappings(mappings)  # converts units, so the UCUM parser and registry now exist
+    # The mappings, the UCUM parser and its registry (~40,000 objects) live as long as the process; left to
+    # the cyclic garbage collector, every full collection would walk them again (measured: 9 % more time
+    # per patient). Keep what exists now out of those walks.
+    gc.collect()
+    gc.freeze()
     return mappings
 
 

@@ -35,7 +35,7 @@ def explain_nothing_usable(
     """Nothing inside the window decides: say why, as `unknown`, and put the test on the worklist."""
     if p.passed_over:
         for fact, why in p.passed_over[:3]:
-            out.say("unknown", "result.unusable", item=item, date=str(fact.when or "undated"), why=why)
+            out.say("unknown", "result.unusable", item=item, date=str(fact.when or "undated"), **why.as_params())
             out.cite(observation_evidence(fact))
     elif p.stale is not None:
         fact = p.stale
@@ -50,5 +50,5 @@ def explain_nothing_usable(
 def note_passed_over(out: Outcome, p: Pick[Any], item: str, status: Status | None) -> None:
     """Newer results that could not be used: a person should look before a pass stands on an older one."""
     for fact, why in p.passed_over[:3]:
-        out.say(status, "result.newer_unusable", item=item, date=str(fact.when or "undated"), why=why)
+        out.say(status, "result.newer_unusable", item=item, date=str(fact.when or "undated"), **why.as_params())
         out.cite(observation_evidence(fact))

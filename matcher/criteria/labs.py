@@ -182,7 +182,7 @@ def _estimate(ctx: Context, out: Outcome, creatinine: Usable[float | Bound] | No
 
 def _in_formula_unit(ctx: Context, analyte: str, value: float) -> float:
     definition = ctx.m.analytes[analyte]
-    converted = convert_between(definition.factors, value, definition.unit or "", COCKCROFT_GAULT_UNITS[analyte])
+    converted = convert_between(definition, value, definition.unit or "", COCKCROFT_GAULT_UNITS[analyte])
     assert converted is not None  # Trial.check_mappings refused mappings/ without this conversion
     return converted
 

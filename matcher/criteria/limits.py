@@ -22,6 +22,7 @@ class RangeChoice:
     high: Quantity | None
     #: upper limits of ranges that may or may not apply (an age or a group that cannot be placed)
     maybe: tuple[Quantity, ...] = ()
+    #: why its own range was not simply used: a reason id of explain.REASONS
     note: str | None = None
 
 
@@ -29,7 +30,7 @@ class RangeChoice:
 class Limit:
     value: float  # in the analyte's canonical unit; the strictest candidate when unsure
     source: Source
-    note: str | None = None  # why the reference range was not used, when it was not
+    note: str | None = None  # why the reference range was not used, when it was not: a reason id of explain.REASONS
     #: the most lenient limit that may apply instead, when it is not certain which range is the patient's
     loosest: float | None = None
 
@@ -48,10 +49,10 @@ def reference_high(ctx: Context, fact: ObservationFact) -> RangeChoice:
     general = next((r.high for r, f in fits if f == "yes"), None)
     maybe = tuple(r.high for r, f in fits if f == "unsure" and r.high is not None)
     if maybe:  # a range for everyone does not settle it while one for the patient's group may apply
-        return RangeChoice(general, maybe, "it is not clear whether its reference ranges are for this patient")
+        return RangeChoice(general, maybe, "range.unclear")
     if general is not None:
         return RangeChoice(general)
-    return RangeChoice(None, note="its reference ranges are for other groups of patients" if fact.ranges else None)
+    return RangeChoice(None, note="range.other_groups" if fact.ranges else None)
 
 
 def fit(ctx: Context, r: RefRange) -> Fit:
@@ -106,7 +107,7 @@ def upper_limit(ctx: Context, analyte: str, fact: ObservationFact) -> Limit:
     own = _canonical(definition, choice.high) if choice.high is not None else None
     if choice.high is not None and own is None:
         unitless = not choice.high.unit or convert(definition, choice.high.value, choice.high.unit) is None
-        note = "its reference range has no usable unit" if unitless else "its reference range is not positive"
+        note = "range.no_unit" if unitless else "range.not_positive"
     value: float | None
     source: Source
     if own is not None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from matcher.codes.answers import Polarity, combine
@@ -11,7 +11,7 @@ from matcher.codes.model import AnalyteDef
 from matcher.codes.units import convert, convert_between
 from matcher.criteria.context import Context
 from matcher.criteria.limits import Limit, reference_high
-from matcher.outcome import Evidence
+from matcher.outcome import Evidence, Param
 from matcher.record import ObservationFact
 
 #: Observation statuses whose value may decide (preliminary and registered results may still change)
@@ -22,9 +22,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Unusable:
-    """Why a result cannot decide (no unit, preliminary, out of range ...)."""
+    """Why a result cannot decide (no unit, preliminary, out of range ...): a reason id of explain.REASONS
+    and its parameters."""
 
     why: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+    def as_params(self) -> dict[str, Param]:
+        """The reason as parameters of the finding that reports it: `why` its id, `why_<name>` its parameters."""
+        return {"why": self.why, **{f"why_{key}": value for key, value in self.params.items()}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +60,7 @@ class Pick(Generic[T]):
     chosen: Usable[T] | None
     #: results that could not be used although they may be the latest (newer than the chosen one,
     #: undated, or dated too imprecisely to place), with why
-    passed_over: tuple[tuple[ObservationFact, str], ...]
+    passed_over: tuple[tuple[ObservationFact, Unusable], ...]
     #: every usable result inside the window, newest first (the chosen one included)
     usable: tuple[Usable[T], ...]
     #: the newest result older than the window, when nothing inside it was usable
@@ -64,13 +70,13 @@ class Pick(Generic[T]):
 def pick(ctx: Context, item: str, window: int, read: Callable[[ObservationFact], T | Unusable]) -> Pick[T]:
     """Walk the item's results newest first; `read` returns the usable value or why it is not usable."""
     start = ctx.window_start(window)
-    passed: list[tuple[ObservationFact, str]] = []
+    passed: list[tuple[ObservationFact, Unusable]] = []
     usable: list[Usable[T]] = []
     stale = None
     for fact in ctx.record.results(item):
         when = fact.when
         if when is None:
-            passed.append((fact, "it has no date"))  # it could be the latest: always worth a look
+            passed.append((fact, Unusable("unusable.undated")))  # it could be the latest: always worth a look
             continue
         if when.lo > ctx.as_of:
             continue  # after as_of: not part of the record on that day
@@ -80,12 +86,12 @@ def pick(ctx: Context, item: str, window: int, read: Callable[[ObservationFact],
             continue
         why: Unusable | T
         if when.hi > ctx.as_of or when.lo < start:
-            why = Unusable(f"its date ({when}) is too imprecise to place inside the {window}-day window")
+            why = Unusable("unusable.imprecise_date", {"date": str(when), "window": window})
         else:
             why = read(fact)
         if isinstance(why, Unusable):
             if not usable:
-                passed.append((fact, why.why))
+                passed.append((fact, why))
         else:
             usable.append(Usable(fact, why))
     return Pick(item, window, usable[0] if usable else None, tuple(passed), tuple(usable), stale)
@@ -93,9 +99,9 @@ def pick(ctx: Context, item: str, window: int, read: Callable[[ObservationFact],
 
 def _common(fact: ObservationFact) -> Unusable | None:
     if fact.status not in USABLE_STATUSES:
-        return Unusable(f"its status is {fact.status or 'missing'}")
+        return Unusable("unusable.status", {"status": fact.status}) if fact.status else Unusable("unusable.no_status")
     if fact.absent_reason:
-        return Unusable(f"it has no value ({fact.absent_reason})")
+        return Unusable("unusable.absent", {"reason": fact.absent_reason})
     return None
 
 
@@ -115,19 +121,19 @@ def read_quantity(
             return why
         q = fact.quantity
         if q is None:
-            return Unusable("it has no numeric value")
+            return Unusable("unusable.no_number")
         if q.unit is None:
-            return Unusable(
-                f"its unit {q.written_unit!r} is not a known UCUM unit" if q.written_unit else "it has no unit"
-            )
+            if q.written_unit:
+                return Unusable("unusable.unknown_unit", {"unit": q.written_unit})
+            return Unusable("unusable.no_unit")
         value = convert(definition, q.value, q.unit)
         if value is None:
-            return Unusable(f"its unit {q.unit} cannot be converted to {definition.unit}")
+            return Unusable("unusable.unit_not_convertible", {"unit": q.unit, "canonical": definition.unit})
         implausible = _implausible(definition, value)
         if implausible:
             return implausible
         if q.comparator in (">", ">=", "<", "<="):
-            return Bound(value, q.comparator) if bounds else Unusable(f"it is not an exact value ({q})")
+            return Bound(value, q.comparator) if bounds else Unusable("unusable.not_exact", {"value": str(q)})
         return value
 
     return read
@@ -151,7 +157,7 @@ def _implausible(definition: AnalyteDef, value: float) -> Unusable | None:
     low, high = definition.plausible
     if low <= value <= high:
         return None
-    return Unusable(f"{value:g} {definition.unit} is not a plausible value (a data error?)")
+    return Unusable("unusable.implausible", {"value": value, "unit": definition.unit})
 
 
 def read_score(ctx: Context, score: str) -> Callable[[ObservationFact], float | tuple[str, ...] | Unusable]:
@@ -163,20 +169,25 @@ def read_score(ctx: Context, score: str) -> Callable[[ObservationFact], float | 
         if why:
             return why
         if definition.value == "grades":
-            return fact.grades or Unusable("it holds no BILAG grades (A-E)")
+            return fact.grades or Unusable("unusable.no_grades")
         q = fact.quantity
         if q is None:
-            return Unusable("it has no numeric value")
+            return Unusable("unusable.no_number")
         if q.comparator:
-            return Unusable(f"it is not an exact value ({q})")
+            return Unusable("unusable.not_exact", {"value": str(q)})
+        # the score's id names it in any language; its title from mappings/ is what the English text shows
+        score = {"item": definition.id, "title": definition.title}
         if q.unit is not None and q.unit not in definition.units:
-            return Unusable(f"its unit {q.unit} is not a unit of {definition.title}")
+            return Unusable("unusable.score_unit", {"unit": q.unit, **score})
         if q.unit is None and q.written_unit and q.written_unit not in definition.units:
-            return Unusable(f"its unit {q.written_unit!r} is not a unit of {definition.title}")
+            return Unusable("unusable.score_written_unit", {"unit": q.written_unit, **score})
         low = definition.min if definition.min is not None else float("-inf")
         high = definition.max if definition.max is not None else float("inf")
         if not low <= q.value <= high:
-            return Unusable(f"{q.value:g} is outside the range of {definition.title} ({low:g}-{high:g})")
+            # open bounds travel as None: JSON has no infinity
+            return Unusable(
+                "unusable.out_of_range", {"value": q.value, "low": definition.min, "high": definition.max, **score}
+            )
         return q.value
 
     return read
@@ -201,8 +212,8 @@ def read_polarity(ctx: Context, analyte: str) -> Callable[[ObservationFact], Pol
         found = combine(from_value, from_interpretation, from_number)
         if found is None:
             if fact.quantity is not None and fact.quantity.unit is None and not fact.ranges:
-                return Unusable("its numeric value has no unit and no reference range to read it against")
-            return Unusable("it cannot be read as positive or negative")
+                return Unusable("unusable.unitless_number")
+            return Unusable("unusable.no_polarity")
         return found
 
     return read
@@ -213,17 +224,17 @@ def _number_polarity(ctx: Context, fact: ObservationFact, definition: AnalyteDef
     q = fact.quantity
     if q is None:
         return None
-    factors = definition.factors
-    if definition.positive_above is not None and q.unit is not None and q.unit in factors:
+    canonical = convert(definition, q.value, q.unit)
+    if definition.positive_above is not None and canonical is not None:
         # 'detectable' means above the detection cut-off, whatever range the laboratory prints
-        return _against(q.value * factors[q.unit], q.comparator, definition.positive_above)
+        return _against(canonical, q.comparator, definition.positive_above)
     high = reference_high(ctx, fact).high
     if high is None:
         return None
     if high.unit == q.unit:
         return _against(q.value, q.comparator, high.value)
     if high.unit and q.unit:
-        cutoff = convert_between(factors, high.value, high.unit, q.unit)
+        cutoff = convert_between(definition, high.value, high.unit, q.unit)
         return None if cutoff is None else _against(q.value, q.comparator, cutoff)
     return None
 

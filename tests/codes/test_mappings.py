@@ -71,6 +71,32 @@ def test_value_set_membership(mappings, system, code, valueset, tier):
     assert found.get(valueset) == tier
 
 
+@pytest.mark.parametrize(
+    ("system", "code", "disease", "organ"),
+    [
+        ("http://snomed.info/sct", "196133001", "ssc", "ild"),  # Lung disease with systemic sclerosis
+        ("http://hl7.org/fhir/sid/icd-10-cm", "M34.81", "ssc", "ild"),
+        ("http://hl7.org/fhir/sid/icd-10", "M34.801+J99.1*", "ssc", "ild"),  # Chinese national extension
+        ("http://hl7.org/fhir/sid/icd-10", "M34.800x001", "ssc", "ild"),
+        ("http://hl7.org/fhir/sid/icd-10-cm", "M31.31", "aav", "renal_vasculitis"),
+        ("http://hl7.org/fhir/sid/icd-10", "M31.701+N08.5*", "aav", "renal_vasculitis"),
+        ("http://hl7.org/fhir/sid/icd-10", "M31.305", "aav", "renal_vasculitis"),
+        ("http://snomed.info/sct", "427555000", "aav", "renal_vasculitis"),
+    ],
+)
+def test_a_pre_coordinated_code_is_both_the_disease_and_its_organ_involvement(mappings, system, code, disease, organ):
+    found = {m.valueset: m.tier for m in mappings.valuesets.lookup(Code(system, code))}
+    assert found.get(disease) == "match"
+    assert found.get(organ) == "match"
+
+
+def test_other_systemic_sclerosis_is_not_lung_involvement_by_itself(mappings):
+    """WHO M34.8 is SSc with lung involvement OR myopathy; only J99.1* or a lung extension code says lung."""
+    for code in ("M34.8", "M34.800", "M34.800x002+G73.7*"):
+        found = {m.valueset for m in mappings.valuesets.lookup(Code("http://hl7.org/fhir/sid/icd-10", code))}
+        assert "ssc" in found and "ild" not in found
+
+
 def copy_of_mappings(tmp_path: Path) -> Path:
     target = tmp_path / "mappings"
     shutil.copytree(MAPPINGS, target)
@@ -114,7 +140,15 @@ def test_a_site_file_may_override_a_default_only_when_it_says_so(tmp_path):
         ("windows", "[windows]\norgan_function = 7\n", "at least 30 days"),
         ("windows", "[windows]\norganic = 90\n", "unknown look-back windows"),
         ("labs", '[analyte.alt]\ncolour = "red"\n', "Extra inputs are not permitted"),
-        ("labs", '[unit_aliases]\n"furlong" = "fur"\n', "which no analyte or score uses"),
+        ("labs", '[unit_aliases]\n"furlong" = "fur"\n', "not a valid UCUM unit"),
+        ("labs", '[unit_aliases]\n"mg" = "kg"\n', "is itself a UCUM unit"),
+        (
+            "labs",
+            '[analyte.x]\nresult = "quantity"\nunit = "mm/hr"\ncodes = [{ system = "urn:x", code = "1" }]\n',
+            "not a valid UCUM unit",
+        ),
+        ("labs", '[analyte.alt]\nequivalents = { "ukat/L" = 60.0 }\n', "converts to 'U/L' by UCUM"),
+        ("labs", '[analyte.crp]\nmolar_mass = { value = 1.0, unit = "kg", source = "x" }\n', "not a unit of g/mol"),
         ("drugs", '[drugset.ra_standard]\ndrugs = ["unobtainium"]\n', "not defined"),
         ("valuesets", '[valueset.sle]\ninclude = [{ system = "snomed", codes = ["1"] }]\n', "not a URI"),
         ("limits", '[uln.alt]\nunit = "mg/dL"\nmale = 1.0\nfemale = 1.0\nsource = "x"\n', "cannot convert"),
@@ -148,13 +182,30 @@ def test_a_missing_id_is_caught_at_start_up(tmp_path):
 def test_a_formula_unit_that_does_not_convert_is_caught_at_start_up(tmp_path):
     folder = copy_of_mappings(tmp_path)
     text = (folder / "labs.toml").read_text(encoding="utf-8")
-    # a site that keeps weights in pounds only: the Cockcroft-Gault formula could not read them
-    pounds = text.replace(
-        'unit = "kg"\nplausible = { min = 1.0, max = 500.0 }   # kg\n'
-        'units = { "kg" = 1.0, "g" = 0.001, "[lb_av]" = 0.45359237, "[oz_av]" = 0.028349523125 }',
-        'unit = "[lb_av]"\nunits = { "[lb_av]" = 1.0, "[oz_av]" = 0.0625 }',
+    # a site that keeps creatinine in umol/L without its molar mass: the Cockcroft-Gault formula,
+    # written in mg/dL, could not read it
+    molar = text.replace(
+        'unit = "mg/dL"\nplausible = { min = 0.05, max = 40.0 }',
+        'unit = "umol/L"\nplausible = { min = 4.0, max = 3500.0 }',
     )
+    molar = "\n".join(line for line in molar.splitlines() if not line.startswith("molar_mass = { value = 113.12"))
+    assert "113.12" not in molar
+    (folder / "labs.toml").write_text(molar, encoding="utf-8")
+    limits = (folder / "limits.toml").read_text(encoding="utf-8")
+    limits = limits.replace(
+        '[uln.creatinine]\nunit = "mg/dL"\nmale = 1.3\nfemale = 1.1',
+        '[uln.creatinine]\nunit = "umol/L"\nmale = 115.0\nfemale = 97.0',
+    )
+    assert "male = 115.0" in limits
+    (folder / "limits.toml").write_text(limits, encoding="utf-8")
+    with pytest.raises(MappingError, match=r"creatinine to mg/dL"):
+        NCT07161193.check_mappings(load_mappings((folder,)))
+
+
+def test_pounds_as_the_canonical_weight_still_convert_for_the_formula(tmp_path):
+    folder = copy_of_mappings(tmp_path)
+    text = (folder / "labs.toml").read_text(encoding="utf-8")
+    pounds = text.replace('unit = "kg"\nplausible = { min = 1.0, max = 500.0 }', 'unit = "[lb_av]"')
     assert pounds != text
     (folder / "labs.toml").write_text(pounds, encoding="utf-8")
-    with pytest.raises(MappingError, match=r"body_weight to kg"):
-        NCT07161193.check_mappings(load_mappings((folder,)))
+    NCT07161193.check_mappings(load_mappings((folder,)))

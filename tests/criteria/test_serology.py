@@ -105,7 +105,8 @@ def test_syphilis_positive_is_for_the_investigator(criterion, polarity, status):
         ({"text": "Equivocal"}, "review"),
         ({"interpretation": "POS"}, "fail"),
         ({"text": "negative", "interpretation": "POS"}, "review"),  # value and interpretation disagree
-        ({"value": 3.2, "unit": "{index}", "ucum": False, "high": 1.0, "high_unit": None}, "unknown"),
+        ({"value": 3.2, "unit": "S/CO", "ucum": False, "high": 1.0, "high_unit": None}, "unknown"),  # not UCUM
+        ({"value": 3.2, "unit": "{index}", "ucum": False, "high": 1.0, "high_unit": None}, "fail"),  # UCUM as text
         ({"value": 12.0, "unit": "[IU]/mL", "high": 0.05}, "fail"),
         ({"value": 0.01, "unit": "[IU]/mL", "high": 0.05}, "pass"),
         ({"text": "see comment"}, "unknown"),
