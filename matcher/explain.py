@@ -1,4 +1,20 @@
-"""English rendering of findings and worklist needs; the criteria only ever produce message ids and parameters."""
+"""English rendering of findings and worklist needs; the criteria only ever produce message ids and parameters.
+
+Three tables of templates, keyed by message id: TEMPLATES (findings), NEEDS (worklist entries) and
+REASONS (why a result could not be used, or why its own reference range was not: `unusable.*`,
+`range.*`). A reason is not a finding of its own but a part of one: the finding carries it flattened
+into its parameters, so that every parameter stays a scalar (findings[].params in the JSON):
+
+    Finding("result.unusable", {"item": "alt", "date": "2026-06-28",
+                                "why": "unusable.status", "why_status": "preliminary"})
+
+`why` is the reason's id and `why_<name>` its parameter `name`; a reason without parameters is
+`why` alone (`"why": "range.unclear"`). A `why` whose value is a REASONS id is rendered with that
+template from the `why_` parameters, and the result takes its place in the finding's template
+("ALT on 2026-06-28 cannot be used: its status is preliminary"); any other `why` (the reason a
+therapy was stopped, in the record's own words) is shown as it is. Another language is another set
+of these tables over the same ids and parameters: the criteria do not change.
+"""
 
 from __future__ import annotations
 
@@ -127,7 +143,12 @@ TEMPLATES: dict[str, str] = {
     "history.needs_review": "{label} ({date}) may count as {item}: a person should decide",
     "history.none": "no {item} recorded",
     "tb.active": "active tuberculosis recorded: {label} (since {date})",
-    "tb.ended": "tuberculosis {label} ended {date}, {within_text}",
+    "tb.ended_recently": "active tuberculosis ({label}) ended {date}, inside the {years} years before screening "
+    "(since {since}): excluded",
+    "tb.ended_long_ago": "tuberculosis ({label}) ended {date}, more than {years} years before screening "
+    "(before {since}): does not exclude",
+    "tb.ended_maybe_recently": "tuberculosis ({label}) ended {date}: that date may fall inside the {years} years "
+    "before screening (since {since}); a person should check",
     "tb.resolved_recent_onset": "tuberculosis {label} began {date}, within {years} years, and its end is not recorded",
     "tb.resolved_undated": "tuberculosis {label} ({date}) is resolved but its end date is not recorded: "
     "was it active within {years} years?",
@@ -150,14 +171,20 @@ TEMPLATES: dict[str, str] = {
     "a pregnancy, or a tumour marker that a person should look at",
     "pregnancy.negative": "{item} negative on {date} (within {window} days)",
     "pregnancy.indeterminate": "{item} indeterminate on {date}: a person should check",
-    "pregnancy.old_positive": "{item} positive on {date}, before the {window}-day window, and no later negative",
+    "pregnancy.old_positive": "{item} positive on {date}, before the {window}-day window, with no later negative "
+    "and no recorded end: is the patient still pregnant or breastfeeding?",
+    "pregnancy.old_positive_ended": "{item} positive on {date}, before a recorded end of that pregnancy",
+    "pregnancy.ended": "end of pregnancy recorded: {label} ({date})",
     "pregnancy.none": "no current pregnancy or lactation recorded",
     # judgement
+    "therapy.response_at_screening": "whether the response was inadequate or the therapy not tolerated is "
+    "confirmed at the screening visit",
     "judgement.consent": "informed consent is obtained at screening, not read from the record",
     "judgement.life_expectancy": "life expectancy of at least 3 months is the investigator's judgement",
     "judgement.contraception": "agreement to effective contraception is confirmed with the patient at screening",
     # demographics
     "age.years": "age {age} on {as_of} (born {birth}); must be {low} to {high}",
+    "age.not_born": "not yet born on {as_of} (born {birth}): the date of the question is before the birth date",
     "age.no_birth_date": "no birth date on record",
     "alive.deceased": "the patient is recorded as deceased ({date})",
     "alive.no_death": "no death recorded",
@@ -199,8 +226,14 @@ TEMPLATES: dict[str, str] = {
     "therapy.end_unknown": "{therapy} from {start}, but the record does not say how long it was taken",
     "therapy.imprecise": "{therapy} from {start}{until}: at least {weeks:g} and at most {most:g} weeks "
     "(its dates are imprecise); {weeks_needed} weeks needed",
+    "therapy.named": '{therapy}: {label} recognised by its name ("{words}"), not by a code; counted all the same',
     "exposure.given": "{item}: {label} ({kind}, {date})",
     "exposure.planned": "{item} planned, not given: {label} ({date})",
+    "exposure.named": '{item}: {label} ({kind}, {date}), recognised by its name ("{words}"), not by a code',
+    "exposure.named_unsure": "{item} named in a record that does not say it was given: {label} ({kind}, {date}, "
+    '{state}), recognised by its name ("{words}"); a person should read the chart',
+    "exposure.product_code": "{item}: {label} ({date}); procedure code {code} names this product",
+    "exposure.product_other": "{label} ({date}): procedure code {code} names {item}, which is not CD19-directed",
     "exposure.not_given": "{item} recorded as {state}: {label} ({date}); not counted",
     "exposure.car_t_target_unknown": "CAR-T therapy recorded ({label}, {date}); its target is not coded, "
     "a person should check whether it was CD19-directed",
@@ -209,6 +242,31 @@ TEMPLATES: dict[str, str] = {
     "exposure.procedure": "gene therapy procedure recorded: {label} ({date})",
     "exposure.none": "no {item} recorded",
     "exposure.unidentified": "{reference} names a Medication that could not be found: it could be this therapy",
+}
+
+#: why a result cannot decide, or why its own reference range was not used (nested in a finding as `why`)
+REASONS: dict[str, str] = {
+    "unusable.undated": "it has no date",
+    "unusable.imprecise_date": "its date ({date}) is too imprecise to place inside the {window}-day window",
+    "unusable.status": "its status is {status}",
+    "unusable.no_status": "its status is missing",
+    "unusable.absent": "it has no value ({reason})",
+    "unusable.no_number": "it has no numeric value",
+    "unusable.unknown_unit": "its unit {unit!r} is not a known UCUM unit",
+    "unusable.no_unit": "it has no unit",
+    "unusable.unit_not_convertible": "its unit {unit} cannot be converted to {canonical}",
+    "unusable.not_exact": "it is not an exact value ({value})",
+    "unusable.implausible": "{value:g} {unit} is not a plausible value (a data error?)",
+    "unusable.no_grades": "it holds no BILAG grades (A-E)",
+    "unusable.score_unit": "its unit {unit} is not a unit of {title}",
+    "unusable.score_written_unit": "its unit {unit!r} is not a unit of {title}",
+    "unusable.out_of_range": "{value:g} is outside the range of {title} ({range_text})",
+    "unusable.unitless_number": "its numeric value has no unit and no reference range to read it against",
+    "unusable.no_polarity": "it cannot be read as positive or negative",
+    "range.unclear": "it is not clear whether its reference ranges are for this patient",
+    "range.other_groups": "its reference ranges are for other groups of patients",
+    "range.no_unit": "its reference range has no usable unit",
+    "range.not_positive": "its reference range is not positive",
 }
 
 NEEDS: dict[str, str] = {
@@ -222,12 +280,8 @@ NEEDS: dict[str, str] = {
     "need.hcg": "a negative hCG ({code}) at screening for a woman of child-bearing potential",
     "need.exact": "an exact {item} result ({code}): {value} does not settle it",
     "need.medication": "the Medication that {reference} refers to",
+    "need.chart": "read the chart before calling the patient: {what}",
 }
-
-
-def _within(params: Mapping[str, Param]) -> str:
-    years = params.get("years")
-    return f"within {years} years" if params.get("within") else f"more than {years} years ago"
 
 
 def _ratio(params: Mapping[str, Param]) -> str:
@@ -260,21 +314,34 @@ def _why(params: Mapping[str, Param]) -> str:
     )
 
 
+def _range(params: Mapping[str, Param]) -> str:
+    """'low-high' of an instrument's range; an open bound (None) is infinite."""
+    low, high = params.get("low"), params.get("high")
+    low = low if isinstance(low, int | float) else float("-inf")
+    high = high if isinstance(high, int | float) else float("inf")
+    return f"{low:g}-{high:g}"
+
+
 #: parameters computed from others, for templates that read differently by case
 DERIVED: dict[str, Callable[[Mapping[str, Param]], str]] = {
-    "within_text": _within,
     "ratio_text": _ratio,
     "threshold_text": _threshold,
     "until": _until,
     "why_text": _why,
+    "range_text": _range,
 }
+
+#: the prefix of a nested reason's parameters (see the module docstring)
+_WHY = "why_"
 
 
 def _params(params: Mapping[str, Param]) -> dict[str, Param]:
     out: dict[str, Param] = {}
     for key, value in params.items():
-        if key in ("item", "cohort", "therapy", "instead") and isinstance(value, str):
-            out[key] = NAMES.get(value, value)
+        if key == "why" and isinstance(value, str) and value in REASONS:
+            out[key] = render_reason(value, {k[len(_WHY) :]: v for k, v in params.items() if k.startswith(_WHY)})
+        elif key in ("item", "cohort", "therapy", "instead") and isinstance(value, str):
+            out[key] = NAMES.get(value, value.replace("_", " "))  # drug ids read as their INN
         elif key == "scores" and isinstance(value, str):
             out[key] = ", ".join(NAMES.get(v, v) for v in value.split(","))
         elif key == "uln_source" and isinstance(value, str):
@@ -296,6 +363,11 @@ def render(finding: Finding) -> str:
 
 def render_need(need: Need) -> str:
     return NEEDS[need.message].format(**_params(need.params))
+
+
+def render_reason(message: str, params: Mapping[str, Param]) -> str:
+    """A reason (REASONS) with its own parameters, as it reads inside a finding."""
+    return REASONS[message].format(**_params(params))
 
 
 #: the order findings take in a reason: what decides first

@@ -156,6 +156,9 @@ class MedicationFact:
     end: PartialDate | None
     supply_days: float | None
     status_reason: str | None
+    #: drugs recognised by name only (none of the codes is in a drug list), and the words that named them
+    named: frozenset[str] = frozenset()
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,11 @@ class ProcedureFact:
     start: PartialDate | None
     end: PartialDate | None
     matches: Mapping[str, tuple[Tier, Code]]
+    #: drugs the procedure gave: named by its code (a product-specific CAR-T code), or, for a procedure in a
+    #: value set whose code does not name the product, by its text (then also in `named`, with the words)
+    drugs: frozenset[str] = frozenset()
+    named: frozenset[str] = frozenset()
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

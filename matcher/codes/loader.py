@@ -24,7 +24,9 @@ from matcher.codes.model import (
     SexLimit,
     Windows,
 )
+from matcher.codes.names import DrugNames
 from matcher.codes.schema import FILE_MODELS, Divide, Meta
+from matcher.codes.units import MOLAR_MASS_UNIT, convert, convert_between, factor, is_ucum
 from matcher.codes.valuesets import ValueSetIndex
 from matcher.errors import MappingError
 
@@ -51,13 +53,15 @@ class Mappings:
     #: words of a reference range's appliesTo text that name a sex (lower case)
     sex_words: dict[str, Sex]
     windows: Windows
+    #: `unit` strings (without a UCUM code) -> the UCUM code they stand for
     unit_aliases: dict[str, str]
-    known_units: frozenset[str]
     provenance: Provenance
     #: (system, code) of an Observation -> ("analyte" | "score", id)
     observation_codes: dict[Code, tuple[str, str]]
-    #: (system, code) of a medication -> drug ids
+    #: (system, code) of a medication, or of a procedure that names its product -> drug ids
     drug_codes: dict[Code, frozenset[str]]
+    #: the drugs' names, for medications (and CAR-T procedures) whose codes say nothing
+    drug_names: DrugNames
 
     def require(self, kind: str, ids: Iterable[str]) -> None:
         """Fail at start-up, not mid-run, when a criterion needs an id the files do not define."""
@@ -75,7 +79,11 @@ class Mappings:
 
     def require_units(self, units: Mapping[str, str]) -> None:
         """Fail at start-up when a formula's input cannot be converted to the unit the formula is written in."""
-        missing = [f"{a} to {u}" for a, u in units.items() if u not in self.analytes[a].factors]
+        missing = [
+            f"{a} to {u}"
+            for a, u in units.items()
+            if convert_between(self.analytes[a], 1.0, self.analytes[a].unit or "", u) is None
+        ]
         if missing:
             raise MappingError(f"no conversion for {', '.join(missing)}")
 
@@ -144,16 +152,22 @@ class _Loader:
         aliases = dict(m["labs"].get("unit_aliases", {}))
         scores = _scores(m["scores"].get("score", {}))
         drugs = {
-            key: DrugDef(key, v.get("title", key), _codes(v.get("codes", [])), v.get("course_gap_days"))
+            key: DrugDef(
+                key,
+                v.get("title", key),
+                _codes(v.get("codes", [])),
+                v.get("course_gap_days"),
+                tuple(dict.fromkeys(v.get("names", []))),
+                tuple(dict.fromkeys(v.get("name_exclusions", []))),
+            )
             for key, v in m["drugs"].get("drug", {}).items()
         }
         drugsets = _drugsets(m["drugs"].get("drugset", {}), drugs)
-        known_units = frozenset(u for a in analytes.values() for u in a.factors) | frozenset(
-            u for s in scores.values() for u in s.units
-        )
         for alias, target in aliases.items():
-            if target not in known_units:
-                raise MappingError(f"unit alias {alias!r} points to {target!r}, which no analyte or score uses")
+            if not is_ucum(target):
+                raise MappingError(f"unit alias {alias!r} points to {target!r}, which is not a valid UCUM unit")
+            if is_ucum(alias) and factor(alias, target, annotations=False) != 1.0:
+                raise MappingError(f"unit alias {alias!r} is itself a UCUM unit, and not {target!r}")
         return Mappings(
             valuesets=index,
             analytes=analytes,
@@ -175,10 +189,12 @@ class _Loader:
             },
             windows=_windows(m["windows"].get("windows", {})),
             unit_aliases=aliases,
-            known_units=known_units,
             provenance=Provenance(files=dict(self.files), digest=self.digest.hexdigest()[:16]),
             observation_codes=_observation_codes(analytes, scores),
             drug_codes=_drug_codes(drugs),
+            drug_names=DrugNames(
+                {d.id: d.names for d in drugs.values()}, {d.id: d.name_exclusions for d in drugs.values()}
+            ),
         )
 
 
@@ -232,14 +248,11 @@ def _analytes(raw: dict[str, dict[str, Any]]) -> dict[str, AnalyteDef]:
             raise MappingError(f"analyte {key!r} does not say whether its result is a quantity or qualitative")
         if not a.get("codes"):
             raise MappingError(f"analyte {key!r} has no codes")
-        factors = {unit: _factor(f) for unit, f in a.get("units", {}).items()}
         unit = a.get("unit")
         if result == "quantity" and not unit:
             raise MappingError(f"analyte {key!r} is a quantity without a canonical unit")
-        if unit and factors and abs(factors.get(unit, 0.0) - 1.0) > 1e-12:
-            raise MappingError(f"analyte {key!r}: its canonical unit {unit!r} must convert with factor 1")
-        if unit and not factors:
-            factors = {unit: 1.0}
+        molar_mass = _molar_mass(key, a.get("molar_mass"))
+        equivalents = _equivalents(key, unit, a.get("equivalents", {}), molar_mass)
         if a.get("positive_above") is not None and result != "qualitative":
             raise MappingError(f"analyte {key!r}: positive_above applies to qualitative analytes only")
         out[key] = AnalyteDef(
@@ -247,12 +260,43 @@ def _analytes(raw: dict[str, dict[str, Any]]) -> dict[str, AnalyteDef]:
             title=a.get("title", key),
             result=result,
             unit=unit,
-            factors=factors,
+            equivalents=equivalents,
+            molar_mass=molar_mass,
             positive_above=a.get("positive_above"),
             codes=_codes(a["codes"]),
             plausible=(a["plausible"]["min"], a["plausible"]["max"]) if a.get("plausible") else None,
         )
     return out
+
+
+def _molar_mass(key: str, raw: dict[str, Any] | None) -> float | None:
+    """The analyte's molar mass in g/mol."""
+    if raw is None:
+        return None
+    per = factor(raw.get("unit", MOLAR_MASS_UNIT), MOLAR_MASS_UNIT)
+    if per is None:
+        raise MappingError(f"analyte {key!r}: its molar mass is in {raw.get('unit')!r}, not a unit of g/mol")
+    return float(raw["value"]) * per
+
+
+def _equivalents(
+    key: str, unit: str | None, raw: dict[str, Any], molar_mass: float | None
+) -> tuple[tuple[str, float], ...]:
+    """The canonical unit is valid UCUM; each equivalent is a UCUM unit that UCUM itself cannot convert."""
+    if unit is None:
+        if raw:
+            raise MappingError(f"analyte {key!r} has equivalents but no canonical unit")
+        return ()
+    if not is_ucum(unit):
+        raise MappingError(f"analyte {key!r}: its unit {unit!r} is not a valid UCUM unit")
+    out = []
+    for other, times in raw.items():
+        if not is_ucum(other):
+            raise MappingError(f"analyte {key!r}: equivalent {other!r} is not a valid UCUM unit")
+        if factor(other, unit, molar_mass) is not None:
+            raise MappingError(f"analyte {key!r}: {other!r} converts to {unit!r} by UCUM, it needs no equivalent")
+        out.append((other, _factor(times)))
+    return tuple(out)
 
 
 def _factor(value: float | dict[str, float] | Divide) -> float:
@@ -317,7 +361,7 @@ def _limits(raw: dict[str, dict[str, Any]], analytes: dict[str, AnalyteDef], wha
         analyte = analytes.get(key)
         if analyte is None:
             raise MappingError(f"{what} given for {key!r}, which is not an analyte")
-        if lim["unit"] not in analyte.factors:
+        if convert(analyte, 1.0, lim["unit"]) is None:
             raise MappingError(f"{what} for {key!r} is in {lim['unit']!r}, which {key} cannot convert")
         out[key] = SexLimit(lim["unit"], lim["male"], lim["female"], lim["source"])
     return out

@@ -23,11 +23,14 @@ class AnalyteDef:
     id: str
     title: str
     result: Literal["quantity", "qualitative"]
-    unit: str | None
-    factors: dict[str, float]
+    unit: str | None  # the canonical UCUM unit values are converted to
     positive_above: float | None
     codes: tuple[Code, ...]
     plausible: tuple[float, float] | None = None
+    #: units UCUM cannot relate to the canonical one, with the factor to it (U/L for [IU]/L of an enzyme)
+    equivalents: tuple[tuple[str, float], ...] = ()
+    #: g/mol, for converting between mass and amount of substance
+    molar_mass: float | None = None
 
     @property
     def primary_code(self) -> Code:
@@ -55,6 +58,9 @@ class DrugDef:
     title: str
     codes: tuple[Code, ...]
     course_gap_days: int | None = None
+    #: names a text may call it by (see matcher/codes/names.py), and words that void such a recognition
+    names: tuple[str, ...] = ()
+    name_exclusions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

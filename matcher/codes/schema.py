@@ -64,6 +64,12 @@ class Divide(Strict):
 UnitFactor = Annotated[float, Field(gt=0)] | Divide
 
 
+class MolarMass(Strict):
+    value: float = Field(gt=0)
+    unit: str = "g/mol"
+    source: str
+
+
 class Plausible(Strict):
     min: float
     max: float
@@ -72,8 +78,12 @@ class Plausible(Strict):
 class Analyte(Strict):
     title: str | None = None
     result: Literal["quantity", "qualitative"] | None = None
+    #: the canonical UCUM unit; any UCUM unit of the same dimension converts to it
     unit: str | None = None
-    units: dict[str, UnitFactor] = Field(default_factory=dict)
+    #: units UCUM cannot relate to `unit` (an arbitrary unit, an annotation), with the factor to it
+    equivalents: dict[str, UnitFactor] = Field(default_factory=dict)
+    #: for converting between mass and amount of substance
+    molar_mass: MolarMass | None = None
     positive_above: float | None = None
     #: values outside this range (canonical unit) are data errors, not results: unusable
     plausible: Plausible | None = None
@@ -94,6 +104,11 @@ class Score(Strict):
 class Drug(Strict):
     title: str | None = None
     codes: list[CodeEntry] = Field(default_factory=list)
+    #: names a text may call it by (INN, brand names, development codes, names in other languages): a
+    #: medication none of whose codes is known is still this drug when its text names it (whole words)
+    names: list[str] = Field(default_factory=list)
+    #: words that, in the same text, stop a recognition by name (a topical or eye product of the drug)
+    name_exclusions: list[str] = Field(default_factory=list)
     #: administrations this many days apart still belong to one course (e.g. rituximab every 6 months)
     course_gap_days: int | None = Field(None, ge=1, le=400)
     note: str | None = None

@@ -10,7 +10,16 @@ from matcher.codes.model import Code
 from matcher.codes.valuesets import Tier
 from matcher.criteria.horizon import horizon
 from matcher.errors import InvalidResourceError
-from matcher.fhir.distil import Distiller, Json, Malformed, codings, label, observation_time, reference_of
+from matcher.fhir.distil import (
+    Distiller,
+    Json,
+    Malformed,
+    codings,
+    label,
+    observation_time,
+    reference_of,
+    texts_of,
+)
 from matcher.fhir.refs import target_id
 from matcher.fhir.validate import validate
 from matcher.record import (
@@ -115,7 +124,8 @@ class RecordAssembler:
                 self._observations.extend(self.distiller.observations(resource, ref, items))
         elif rtype == "Procedure":
             matches = self.distiller.valueset_matches(resource)
-            if matches:
+            # a code that names a drug (a CAR-T product) is kept too, whether or not a value set holds it
+            if matches or self.distiller.drugs_of(codings(resource.get("code"))):
                 validate(resource, ref)
                 self._procedures.append((resource, ref, matches))
         elif rtype in _MEDICATION_USES:
@@ -200,39 +210,55 @@ class RecordAssembler:
         out: list[MedicationFact] = []
         checked: set[int] = set()  # a Medication many uses share is validated once
         for resource, ref in self._med_uses:
-            codes, name, medication = self._medication_codes(resource, ref)
+            codes, name, medication, texts = self._medication_codes(resource, ref)
             drugs = self.distiller.drugs_of(codes)
-            if not drugs:
-                continue
+            named = None
+            if not drugs:  # no code is known: the safety net, a drug named in the text
+                named = self.distiller.drugs_named(texts)
+                if named is None:
+                    continue
+                drugs = named.drugs
             validate(resource, ref)
             if medication is not None and id(medication) not in checked:
                 validate(medication, reference_of(medication, f"{ref}#medication"))
                 checked.add(id(medication))
-            fact = self.distiller.medication(resource, ref, codes, drugs, name)
+            fact = self.distiller.medication(resource, ref, codes, drugs, name, named=named)
             if fact is not None:
                 out.append(fact)
         return out
 
-    def _medication_codes(self, resource: Json, ref: str) -> tuple[tuple[Code, ...], str, Json | None]:
-        """Codes of the drug a medication use names: inline, or from the Medication it references."""
+    def _medication_codes(self, resource: Json, ref: str) -> tuple[tuple[Code, ...], str, Json | None, list[str]]:
+        """Codes of the drug a medication use names: inline, or from the Medication it references; and the
+        words that name it (texts, displays, ingredient names), for when no code is known."""
         medication: Json | None = None
         try:
             if "medicationCodeableConcept" in resource:
                 concept = resource["medicationCodeableConcept"]
-                return codings(concept), label(concept), None
-            target = (resource.get("medicationReference") or {}).get("reference")
+                return codings(concept), label(concept), None, texts_of(concept)
+            reference = resource.get("medicationReference") or {}
+            target = reference.get("reference")
+            shown = reference.get("display")
+            texts = [shown] if isinstance(shown, str) else []
             medication = self._resolve(resource, target) if isinstance(target, str) else None
             if medication is None:
-                if isinstance(target, str):
+                if isinstance(target, str) and self.distiller.drugs_named(texts) is None:
                     validate(resource, ref)  # the criteria will read it as an unidentified medication
                     self._skipped.append(f"{ref}: medication {target} not found")
                     self._unidentified.append(ref)
-                return (), "(unknown medication)", None
+                return (), shown if isinstance(shown, str) and shown else "(unknown medication)", None, texts
             codes = list(codings(medication.get("code")))
+            texts.extend(texts_of(medication.get("code")))
             for ingredient in medication.get("ingredient", []) or []:
                 if isinstance(ingredient, dict):
                     codes.extend(codings(ingredient.get("itemCodeableConcept")))
-            return tuple(dict.fromkeys(codes)), label(medication.get("code")), medication
+                    texts.extend(texts_of(ingredient.get("itemCodeableConcept")))
+                    item = ingredient.get("itemReference")
+                    if isinstance(item, dict) and isinstance(item.get("display"), str):
+                        texts.append(item["display"])
+            name = label(medication.get("code"))
+            if name == "(uncoded)" and isinstance(shown, str) and shown:
+                name = shown
+            return tuple(dict.fromkeys(codes)), name, medication, texts
         except (Malformed, AttributeError, TypeError):
             validate(resource, ref)
             if medication is not None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from matcher.codes.loader import Mappings
 from matcher.codes.model import Code, Sex
+from matcher.codes.names import NameHit
 from matcher.codes.units import resolve_unit
 from matcher.codes.valuesets import Tier
 from matcher.record import (
@@ -78,6 +79,15 @@ def label(concept: object) -> str:
             if isinstance(shown, str) and shown:
                 return shown
     return "(uncoded)"
+
+
+def texts_of(concept: object) -> list[str]:
+    """The words a CodeableConcept says: its text and every coding's display (for recognising a drug by name)."""
+    if not isinstance(concept, dict):
+        return []
+    out = [concept["text"]] if isinstance(concept.get("text"), str) else []
+    out.extend(c["display"] for c in _list(concept.get("coding")) if isinstance(c.get("display"), str))
+    return out
 
 
 def status_code(concept: object, system: str) -> str | None:
@@ -170,6 +180,10 @@ class Distiller:
             out |= self.m.drug_codes.get(code, frozenset())
         return frozenset(out)
 
+    def drugs_named(self, texts: list[str] | tuple[str, ...]) -> NameHit | None:
+        """The drugs the texts name as whole words (mappings/ `names`): the safety net under the codes."""
+        return self.m.drug_names.find(*texts)
+
     # -- distillation (on validated JSON) -------------------------------------------------------
 
     def patient(self, resource: Json, ref: str) -> PatientFact:
@@ -237,11 +251,18 @@ class Distiller:
         return out
 
     def medication(
-        self, resource: Json, ref: str, codes: tuple[Code, ...], drugs: frozenset[str], name: str
+        self,
+        resource: Json,
+        ref: str,
+        codes: tuple[Code, ...],
+        drugs: frozenset[str],
+        name: str,
+        *,
+        named: NameHit | None = None,
     ) -> MedicationFact | None:
         status = resource.get("status")
-        if status in _DROPPED_MEDICATION:
-            return None
+        if status in _DROPPED_MEDICATION or resource.get("doNotPerform") is True:
+            return None  # never given: a 'do not give' order is no exposure and no course
         rtype = resource["resourceType"]
         start, end, supply = _medication_period(resource)
         reason = resource.get("statusReason")
@@ -259,6 +280,8 @@ class Distiller:
             end=end,
             supply_days=supply,
             status_reason=label(reason) if isinstance(reason, dict) else None,
+            named=named.drugs if named else frozenset(),
+            words=named.words if named else (),
         )
 
     def procedure(self, resource: Json, ref: str, matches: Mapping[str, tuple[Tier, Code]]) -> ProcedureFact | None:
@@ -271,14 +294,20 @@ class Distiller:
         if isinstance(period, dict):
             start = PartialDate.parse(period.get("start"))
             end = PartialDate.parse(period.get("end")) or start
+        codes = codings(resource.get("code"))
+        drugs = self.drugs_of(codes)  # a product-specific code (ICD-10-PCS XW033J7, HCPCS Q2042) names its drug
+        named = None if drugs or not matches else self.drugs_named(texts_of(resource.get("code")))
         return ProcedureFact(
             ref=ref,
-            codes=codings(resource.get("code")),
+            codes=codes,
             label=label(resource.get("code")),
             status=status if isinstance(status, str) else None,
             start=start,
             end=end,
             matches=matches,
+            drugs=named.drugs if named else drugs,
+            named=named.drugs if named else frozenset(),
+            words=named.words if named else (),
         )
 
     # -- pieces ----------------------------------------------------------------------------------
@@ -286,9 +315,7 @@ class Distiller:
     def _quantity(self, raw: object) -> Quantity | None:
         if not isinstance(raw, dict) or not _number(raw.get("value")):
             return None
-        unit = resolve_unit(
-            raw.get("code"), raw.get("unit"), raw.get("system"), self.m.unit_aliases, self.m.known_units
-        )
+        unit = resolve_unit(raw.get("code"), raw.get("unit"), raw.get("system"), self.m.unit_aliases)
         written = raw.get("unit") or raw.get("code")
         return Quantity(float(raw["value"]), unit, written if isinstance(written, str) else None, raw.get("comparator"))
 
