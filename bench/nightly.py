@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from matcher.fhir.transaction import to_put_transaction  # noqa: E402
+from matcher.jobs.funnel_run import FunnelScreening  # noqa: E402
 from matcher.jobs.nightly import Nightly, NightlyOptions  # noqa: E402
 from matcher.jobs.store import Store  # noqa: E402
 from matcher.jobs.wiring import open_job  # noqa: E402
@@ -109,7 +110,8 @@ def bench_funnel(n: int) -> str:
 
         async def night() -> Any:
             async with open_job(settings, mappings) as parts:
-                return await Nightly(parts.source, parts.finder, store, mappings).run(
+                screening = FunnelScreening(parts.source, parts.finder, store, mappings)
+                return await Nightly(screening, parts.source, store).run(
                     NightlyOptions(as_of=AS_OF, out=Path(work) / "report", concurrency=settings.nightly_concurrency)
                 )
 

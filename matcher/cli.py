@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = commands.add_parser("runs", help="list the stored runs")
     runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--before", metavar="RUN", help="only runs started before this one (the next page)")
 
     changes = commands.add_parser("diff", help="what changed between two runs (default: the last two nights)")
     changes.add_argument("runs", nargs="*", help="RUN_A RUN_B (ids or id prefixes)")
@@ -181,7 +182,7 @@ def _nightly(args: argparse.Namespace, settings: Settings) -> int:
 def _runs(args: argparse.Namespace, settings: Settings) -> int:
     from matcher.jobs.run import list_runs  # noqa: PLC0415
 
-    sys.stdout.write(list_runs(settings, args.limit))
+    sys.stdout.write(list_runs(settings, args.limit, args.before))
     return ExitCode.OK
 
 

@@ -10,6 +10,10 @@
     │   └── PatientNotFoundError         the FHIR source has no such patient (HTTP 404)
     ├── ConfigurationError               a setting is missing or wrong (a key file ...)     exit 2
     ├── DatabaseError                    the run history database failed                     exit 1
+    ├── ServerDown                       patients failed in a row: the nightly run stops    (run: exit 5)
+    ├── Malformed                        a resource cannot be routed; caught in fhir/, where it
+    │                                    becomes an InvalidResourceError saying why
+    ├── UndeclaredRead                   a criterion read an id it did not declare (a bug)   exit 1
     └── UpstreamError                    the FHIR server failed us (HTTP 502)               exit 4
         ├── UpstreamTimeoutError         ... or did not answer in time (HTTP 504)
         ├── BudgetExceededError          ... or one patient needed more requests than allowed
@@ -123,6 +127,26 @@ class ConfigurationError(TrialmatchError):
 
 class DatabaseError(TrialmatchError):
     """The run history database could not be opened, migrated or written."""
+
+
+class ServerDown(TrialmatchError):
+    """Too many patients in a row failed on the FHIR server: the nightly run stops and can be resumed."""
+
+
+class Malformed(TrialmatchError):
+    """A resource that cannot even be routed (its code is not a CodeableConcept): validation will say why.
+
+    Internal to reading FHIR (matcher/fhir/): it is always caught there and turned into an
+    InvalidResourceError naming the element at fault.
+    """
+
+
+class UndeclaredRead(TrialmatchError):
+    """A criterion read an id (or a look-back) it did not declare (criteria/reads.py): a bug, never data."""
+
+    def __init__(self, criterion: str, kind: str, item: str, detail: str = "not declared") -> None:
+        self.criterion, self.kind, self.item = criterion, kind, item
+        super().__init__(f"criterion {criterion} read {kind} {item!r}: {detail}")
 
 
 def internal_error(log: logging.Logger, what: str, exc: BaseException) -> str:

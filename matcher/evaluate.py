@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from matcher import __version__
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.criteria.cohort import Cohort
 from matcher.criteria.context import Context
 from matcher.outcome import SEVERITY, CohortSummary, CriterionResult, MatchResult, Status, Verdict
@@ -29,7 +29,10 @@ def as_of_problem(as_of: date) -> str | None:
 
 
 def evaluate(record: PatientRecord, as_of: date, mappings: Mappings, trial: Trial = NCT07161193) -> MatchResult:
-    ctx = Context(record, as_of, mappings)
+    """Judge every criterion of `trial` for the record as of `as_of`: the best-fitting cohort, the verdict
+    (CONTRACT.md section 1), the score, and each criterion's findings in the protocol's reading order."""
+    ctx = Context(record, as_of, trial.view(mappings))
+    opening = [check(ctx) for check in trial.opening]
     general = [check(ctx) for check in trial.general]
     exclusions = [check(ctx) for check in trial.exclusions]
     options: list[tuple[Cohort | None, list[CriterionResult]]] = [
@@ -38,8 +41,8 @@ def evaluate(record: PatientRecord, as_of: date, mappings: Mappings, trial: Tria
     if not options:
         options = [(None, [check(ctx, None) for check in trial.per_cohort])]
     cohort, specific = min(options, key=lambda opt: _cohort_key(opt, trial))
-    # inclusions in the protocol's reading order: age, the disease criteria, then the rest
-    criteria = (general[0], *specific, *general[1:], *exclusions)
+    # the protocol's reading order: age, the disease criteria, the other inclusions, then the exclusions
+    criteria = (*opening, *specific, *general, *exclusions)
     return MatchResult(
         trial=trial.id,
         patient=record.patient.ref,

@@ -88,6 +88,10 @@ class CohortSummary:
 
 @dataclass(frozen=True)
 class MatchResult:
+    """One patient against one trial as of a date: the verdict (CONTRACT.md section 1), the cohort that fits
+    best, the score that ranks candidates within a verdict, every criterion's result in the protocol's reading
+    order, how each candidate cohort fared, what was left out while reading (`notes`), and the versions."""
+
     trial: str
     patient: str
     as_of: date

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.errors import InputError, internal_error
 from matcher.evaluate import as_of_problem, evaluate
 from matcher.fhir.bundle import record_from_bundle

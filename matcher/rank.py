@@ -9,8 +9,13 @@ from matcher.outcome import MatchResult
 VERDICT_ORDER = {"eligible": 0, "possibly_eligible": 1, "ineligible": 2}
 
 
+def order_key(verdict: str, score: float, patient: str) -> tuple[int, float, str]:
+    """The contract's order as a sort key, for MatchResults and for their JSON alike."""
+    return VERDICT_ORDER[verdict], -score, patient
+
+
 def rank_key(result: MatchResult) -> tuple[int, float, str]:
-    return VERDICT_ORDER[result.verdict], -result.score, result.patient
+    return order_key(result.verdict, result.score, result.patient)
 
 
 def rank(results: Iterable[MatchResult]) -> list[MatchResult]:

@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from matcher.codes.loader import Mappings, default_mappings_dir, load_mappings
+from matcher.codes.loader import default_mappings_dir, load_mappings
+from matcher.codes.model import Mappings
 
 
 class Settings(BaseSettings):
@@ -67,6 +68,17 @@ class Settings(BaseSettings):
     nightly_concurrency: int = Field(4, ge=1)
     #: how the funnel finds ICD-style prefixes: scan (any server) or below (servers that support :below)
     funnel_prefixes: Literal["scan", "below"] = "scan"
+    #: most requests the candidate funnel may send (pages and retries included), and its seconds
+    funnel_budget: int = Field(100_000, ge=1)
+    funnel_deadline: float = Field(3600.0, gt=0)
+    #: most requests one bulk export may send (polls, downloads and retries included), and its seconds
+    export_budget: int = Field(10_000, ge=1)
+    export_timeout: float = Field(6 * 3600.0, gt=0)
+    #: longest pause between two status checks of a bulk export that gives no Retry-After (seconds)
+    export_poll_max: float = Field(60.0, gt=0)
+    #: after an export, the Medications it lacked (outside the Patient compartment): most requests, and seconds
+    export_medications_budget: int = Field(1000, ge=1)
+    export_medications_deadline: float = Field(600.0, gt=0)
     #: development only: a static bearer token the API accepts
     api_token: SecretStr | None = None
     #: folders of site mapping files read after mappings/ (separated by commas)
@@ -92,3 +104,11 @@ class Settings(BaseSettings):
     def mappings(self) -> Mappings:
         extra = tuple(Path(p.strip()) for p in self.mappings_extra.split(",") if p.strip())
         return load_mappings((default_mappings_dir(), *extra))
+
+
+def shipped() -> Settings:
+    """The settings as shipped: every default, without reading the environment or a .env file.
+
+    For code built without a Settings in hand (tests, tools); a running trialmatch reads `Settings()`.
+    """
+    return Settings.model_construct()

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.errors import InputError, internal_error
 from matcher.fhir.bundle import parse_json, record_from_bundle
 from matcher.fhir.ndjson import Skipped, read_ndjson

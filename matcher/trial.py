@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.criteria import (
     activity,
     demographics,
@@ -15,17 +14,15 @@ from matcher.criteria import (
     labs,
     organ,
     pregnancy,
+    prior_therapy,
+    refractory,
     serology,
-    therapy,
 )
 from matcher.criteria.cohort import ActivityRule, Cohort, OrganRule, Threshold
-from matcher.criteria.context import Context
-from matcher.outcome import CriterionResult
+from matcher.criteria.criterion import General, PerCohort
+from matcher.criteria.reads import DeclaredMappings, Reads
 
 TRIAL_ID = "NCT07161193"
-
-GeneralCheck = Callable[[Context], CriterionResult]
-CohortCheck = Callable[[Context, Cohort | None], CriterionResult]
 
 COHORTS: tuple[Cohort, ...] = (
     Cohort(
@@ -107,23 +104,24 @@ COHORTS: tuple[Cohort, ...] = (
     ),
 )
 
-#: criteria judged once per patient, in the order a coordinator reads them
-GENERAL_INCLUSIONS: tuple[GeneralCheck, ...] = (
-    demographics.age,
+#: inclusions judged once per patient that the protocol reads before the cohort's own: age opens every cohort
+OPENING_INCLUSIONS: tuple[General, ...] = (demographics.age,)
+#: criteria judged for the cohort under consideration
+COHORT_INCLUSIONS: tuple[PerCohort, ...] = (
+    diagnosis.diagnosis,
+    diagnosis.disease_duration,
+    activity.disease_activity,
+    organ.organ_involvement,
+    refractory.refractory,
+)
+#: the other inclusions judged once per patient, read after the cohort's own
+GENERAL_INCLUSIONS: tuple[General, ...] = (
     demographics.alive,
     judgement.consent,
     judgement.life_expectancy,
     judgement.contraception,
 )
-#: criteria judged for the cohort under consideration
-COHORT_INCLUSIONS: tuple[CohortCheck, ...] = (
-    diagnosis.diagnosis,
-    diagnosis.disease_duration,
-    activity.disease_activity,
-    organ.organ_involvement,
-    therapy.refractory,
-)
-EXCLUSIONS: tuple[GeneralCheck, ...] = (
+EXCLUSIONS: tuple[General, ...] = (
     pregnancy.pregnancy,
     history.tuberculosis,
     history.neurologic,
@@ -134,8 +132,8 @@ EXCLUSIONS: tuple[GeneralCheck, ...] = (
     serology.hiv,
     serology.syphilis,
     history.immunodeficiency,
-    therapy.prior_cd19_therapy,
-    therapy.gene_therapy,
+    prior_therapy.prior_cd19_therapy,
+    prior_therapy.gene_therapy,
     labs.liver_function,
     labs.bilirubin,
     labs.renal_function,
@@ -144,83 +142,56 @@ EXCLUSIONS: tuple[GeneralCheck, ...] = (
 
 @dataclass(frozen=True)
 class Trial:
+    """A trial's cohorts and criteria; the result lists them in reading order: `opening`, the cohort's own
+    (`per_cohort`), `general`, then `exclusions`."""
+
     id: str
     cohorts: tuple[Cohort, ...]
-    general: tuple[GeneralCheck, ...]
-    per_cohort: tuple[CohortCheck, ...]
-    exclusions: tuple[GeneralCheck, ...]
+    opening: tuple[General, ...]
+    per_cohort: tuple[PerCohort, ...]
+    general: tuple[General, ...]
+    exclusions: tuple[General, ...]
+    #: mappings digest -> mappings/ as the trial itself reads them (the cohorts' disease value sets)
+    _views: dict[str, DeclaredMappings] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def own_reads(self) -> Reads:
+        """What the trial reads beside its criteria: the cohorts' diseases, to know which cohorts to consider."""
+        return Reads(valuesets=[c.valueset for c in self.cohorts])
+
+    def view(self, m: Mappings) -> DeclaredMappings:
+        found = self._views.get(m.provenance.digest)
+        if found is None:
+            found = self._views[m.provenance.digest] = DeclaredMappings(m, self.own_reads, self.id)
+        return found
+
+    def reads(self) -> Reads:
+        """Everything the trial and its criteria read, for every cohort: the union of their declarations."""
+        total = self.own_reads
+        for check in (*self.opening, *self.general, *self.exclusions):
+            total |= check.reads
+        for cohort in self.cohorts:
+            for cohort_check in self.per_cohort:
+                total |= cohort_check.reads_for(cohort)
+        return total
 
     def check_mappings(self, m: Mappings) -> None:
-        """Every id the criteria read must be defined in mappings/: fail at start-up, not mid-run."""
-        m.require("valueset", [c.valueset for c in self.cohorts])
-        m.require(
-            "valueset",
-            [v for c in self.cohorts if c.organ for v in (*c.organ.valuesets, *c.organ.procedures)]
-            + [v for c in self.cohorts for v in c.therapy_procedures]
-            + [
-                "pregnancy",
-                "pregnancy_end",
-                "lactation",
-                "tuberculosis",
-                "tuberculosis_latent",
-                "neurologic",
-                "cardiac",
-                "infection",
-                "infection_allowed",
-                "hbv_infection",
-                "hcv_infection",
-                "hiv_infection",
-                "syphilis",
-                "immunodeficiency",
-                "car_t_history",
-                "car_t_therapy",
-                "gene_therapy_procedure",
-                "coded_remission",
-            ],
-        )
-        m.require("drugset", [c.drugset for c in self.cohorts] + ["cd19_therapy", "gene_therapy"])
-        m.require(
-            "analyte",
-            [a for c in self.cohorts for a in (*c.serology, *(c.organ.antibodies if c.organ else ()))]
-            + [
-                "creatinine",
-                "creatinine_clearance",
-                "egfr",
-                "alt",
-                "ast",
-                "bilirubin_total",
-                "body_weight",
-                "qtc",
-                "hcg",
-                "pregnancy_status",
-                "lactation_status",
-                "hbsag",
-                "anti_hbc",
-                "hbv_dna",
-                "anti_hcv",
-                "hcv_rna",
-                "hiv_ab",
-                "hiv_ag_ab",
-                "treponema_ab",
-                "tb_igra",
-            ],
-        )
-        m.require(
-            "score",
-            [t.score for c in self.cohorts for t in c.activity.thresholds]
-            + [t.substitute for c in self.cohorts for t in c.activity.thresholds if t.substitute]
-            + [s for c in self.cohorts for s in c.activity.context]
-            + [c.activity.grades for c in self.cohorts if c.activity.grades],
-        )
-        m.require("uln", ["alt", "ast", "bilirubin_total", "creatinine"])
-        m.require("threshold", ["qtc"])
-        m.require_units(labs.COCKCROFT_GAULT_UNITS)
+        """Every id the criteria declare they read must be defined in mappings/: fail at start-up, not mid-run."""
+        declared = self.reads()
+        m.require("valueset", declared.valuesets)
+        m.require("drugset", declared.drugsets)
+        m.require("analyte", declared.analytes)
+        m.require("score", declared.scores)
+        m.require("uln", declared.uln)
+        m.require("threshold", declared.thresholds)
+        m.require_units(declared.units)
 
 
 NCT07161193 = Trial(
     id=TRIAL_ID,
     cohorts=COHORTS,
-    general=GENERAL_INCLUSIONS,
+    opening=OPENING_INCLUSIONS,
     per_cohort=COHORT_INCLUSIONS,
+    general=GENERAL_INCLUSIONS,
     exclusions=EXCLUSIONS,
 )

@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 from fixturekit import AS_OF, PatientBuilder
 
-from matcher.codes.loader import Mappings, load_mappings
+from matcher.codes.loader import load_mappings
+from matcher.codes.model import Mappings
 from matcher.evaluate import evaluate
 from matcher.fhir.bundle import record_from_bundle
 from matcher.outcome import CriterionResult, MatchResult

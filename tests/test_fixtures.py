@@ -12,7 +12,7 @@ import make_fixtures
 import pytest
 from contract import EXCLUSIONS, INCLUSIONS, contract_problems
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.evaluate import evaluate
 from matcher.fhir.bundle import record_from_bundle
 from matcher.pipeline import match_bundle

@@ -25,7 +25,12 @@ class AnswerBook:
     def of_text(self, text: str | None) -> Polarity | None:
         if not text:
             return None
-        return self._words.get(" ".join(text.strip().lower().split()))
+        return self._words.get(normal_words(text))
+
+
+def normal_words(text: str) -> str:
+    """Answer words as they are compared: lower case, with runs of white space as one space."""
+    return " ".join(text.strip().lower().split())
 
 
 def _agree(found: set[Polarity]) -> Polarity | None:

@@ -1,94 +1,33 @@
-"""Load, validate and merge the TOML files of mappings/ into one immutable `Mappings`."""
+"""Load mappings/: read each TOML file against its schema, merge the files, and build one immutable `Mappings`."""
 
 from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 
-from matcher.codes.answers import AnswerBook, Polarity
+from matcher.codes.answers import AnswerBook, Polarity, normal_words
 from matcher.codes.model import (
     AnalyteDef,
     Code,
     DrugDef,
     DrugSetDef,
+    Mappings,
     Provenance,
     ScoreDef,
-    Sex,
     SexLimit,
     Windows,
 )
 from matcher.codes.names import DrugNames
-from matcher.codes.schema import FILE_MODELS, Divide, Meta
-from matcher.codes.units import MOLAR_MASS_UNIT, convert, convert_between, factor, is_ucum
+from matcher.codes.schema import FILE_MODELS, Analyte, Answers, Drugs, Merged, Meta, Score, ValueSets, codes_of
+from matcher.codes.schema import SexLimit as SchemaSexLimit
 from matcher.codes.valuesets import ValueSetIndex
 from matcher.errors import MappingError
-
-#: Windows that the contract bounds: a result older than 365 days is outside them.
-_CAPPED_WINDOWS = ("organ_function", "ecg", "disease_activity")
-_MIN_WINDOW_DAYS = 30
-_MAX_CAPPED_DAYS = 365
-
-
-@dataclass(frozen=True)
-class Mappings:
-    """Everything trialmatch knows about codes, units, limits and windows."""
-
-    valuesets: ValueSetIndex
-    analytes: dict[str, AnalyteDef]
-    scores: dict[str, ScoreDef]
-    drugs: dict[str, DrugDef]
-    drugsets: dict[str, DrugSetDef]
-    answers: AnswerBook
-    uln: dict[str, SexLimit]
-    thresholds: dict[str, SexLimit]
-    #: codes of a reference range's appliesTo -> the sex it is for
-    sex_codes: dict[Code, Sex]
-    #: words of a reference range's appliesTo text that name a sex (lower case)
-    sex_words: dict[str, Sex]
-    windows: Windows
-    #: `unit` strings (without a UCUM code) -> the UCUM code they stand for
-    unit_aliases: dict[str, str]
-    provenance: Provenance
-    #: (system, code) of an Observation -> ("analyte" | "score", id)
-    observation_codes: dict[Code, tuple[str, str]]
-    #: (system, code) of a medication, or of a procedure that names its product -> drug ids
-    drug_codes: dict[Code, frozenset[str]]
-    #: the drugs' names, for medications (and CAR-T procedures) whose codes say nothing
-    drug_names: DrugNames
-
-    def require(self, kind: str, ids: Iterable[str]) -> None:
-        """Fail at start-up, not mid-run, when a criterion needs an id the files do not define."""
-        table: Any = {
-            "valueset": self.valuesets.titles,
-            "analyte": self.analytes,
-            "score": self.scores,
-            "drugset": self.drugsets,
-            "uln": self.uln,
-            "threshold": self.thresholds,
-        }[kind]
-        missing = sorted(set(ids) - set(table))
-        if missing:
-            raise MappingError(f"no {kind} defined for {', '.join(missing)}")
-
-    def require_units(self, units: Mapping[str, str]) -> None:
-        """Fail at start-up when a formula's input cannot be converted to the unit the formula is written in."""
-        missing = [
-            f"{a} to {u}"
-            for a, u in units.items()
-            if convert_between(self.analytes[a], 1.0, self.analytes[a].unit or "", u) is None
-        ]
-        if missing:
-            raise MappingError(f"no conversion for {', '.join(missing)}")
-
-    def drugs_in(self, drugset: str) -> frozenset[str]:
-        return frozenset(self.drugsets[drugset].drugs)
 
 
 def default_mappings_dir() -> Path:
@@ -119,7 +58,11 @@ class _Loader:
             raise MappingError(f"no mapping files found in {', '.join(map(str, self.dirs))}")
         for path in paths:
             self._read(path)
-        return self._assemble()
+        try:
+            merged = Merged.model_validate(self.merged)
+        except ValidationError as exc:
+            raise MappingError(_first_error(exc)) from exc
+        return self._assemble(merged)
 
     @staticmethod
     def _files_in(folder: Path) -> list[Path]:
@@ -145,50 +88,23 @@ class _Loader:
         for section, entries in dumped.items():
             _merge(target.setdefault(section, {}), entries, override=meta.override, where=f"{path}: {section}")
 
-    def _assemble(self) -> Mappings:
-        m = self.merged
-        index = _valuesets(m["valuesets"].get("valueset", {}))
-        analytes = _analytes(m["labs"].get("analyte", {}))
-        aliases = dict(m["labs"].get("unit_aliases", {}))
-        scores = _scores(m["scores"].get("score", {}))
-        drugs = {
-            key: DrugDef(
-                key,
-                v.get("title", key),
-                _codes(v.get("codes", [])),
-                v.get("course_gap_days"),
-                tuple(dict.fromkeys(v.get("names", []))),
-                tuple(dict.fromkeys(v.get("name_exclusions", []))),
-            )
-            for key, v in m["drugs"].get("drug", {}).items()
-        }
-        drugsets = _drugsets(m["drugs"].get("drugset", {}), drugs)
-        for alias, target in aliases.items():
-            if not is_ucum(target):
-                raise MappingError(f"unit alias {alias!r} points to {target!r}, which is not a valid UCUM unit")
-            if is_ucum(alias) and factor(alias, target, annotations=False) != 1.0:
-                raise MappingError(f"unit alias {alias!r} is itself a UCUM unit, and not {target!r}")
+    def _assemble(self, merged: Merged) -> Mappings:
+        analytes = {key: _analyte(key, a) for key, a in merged.labs.analyte.items()}
+        scores = {key: _score(key, s) for key, s in merged.scores.score.items()}
+        drugs, drugsets = _drugs(merged.drugs)
         return Mappings(
-            valuesets=index,
+            valuesets=_valuesets(merged.valuesets),
             analytes=analytes,
             scores=scores,
             drugs=drugs,
             drugsets=drugsets,
-            answers=_answers(m["answers"].get("answer", {})),
-            uln=_limits(m["limits"].get("uln", {}), analytes, "uln"),
-            thresholds=_limits(m["limits"].get("threshold", {}), analytes, "threshold"),
-            sex_codes={
-                code: cast(Sex, sex)
-                for sex, entry in m["limits"].get("sex_codes", {}).items()
-                for code in _codes(entry.get("codes", []))
-            },
-            sex_words={
-                word.lower(): cast(Sex, sex)
-                for sex, entry in m["limits"].get("sex_codes", {}).items()
-                for word in entry.get("words", [])
-            },
-            windows=_windows(m["windows"].get("windows", {})),
-            unit_aliases=aliases,
+            answers=_answers(merged.answers),
+            uln=_limits(merged.limits.uln),
+            thresholds=_limits(merged.limits.threshold),
+            sex_codes={code: sex for sex, entry in merged.limits.sex_codes.items() for code in codes_of(entry.codes)},
+            sex_words={word.lower(): sex for sex, entry in merged.limits.sex_codes.items() for word in entry.words},
+            windows=Windows(**merged.windows.windows),
+            unit_aliases=dict(merged.labs.unit_aliases),
             provenance=Provenance(files=dict(self.files), digest=self.digest.hexdigest()[:16]),
             observation_codes=_observation_codes(analytes, scores),
             drug_codes=_drug_codes(drugs),
@@ -216,181 +132,88 @@ def _merge(target: dict[str, Any], new: dict[str, Any], *, override: bool, where
             target[key] = value
 
 
-def _codes(entries: list[dict[str, Any]]) -> tuple[Code, ...]:
-    seen: dict[Code, None] = {}
-    for entry in entries:
-        seen[Code(entry["system"], entry["code"])] = None
-    return tuple(seen)
+def _title(title: str | None, key: str) -> str:
+    """An entry's title, else its key."""
+    return key if title is None else title
 
 
-def _valuesets(raw: dict[str, dict[str, Any]]) -> ValueSetIndex:
+def _valuesets(merged: ValueSets) -> ValueSetIndex:
     index = ValueSetIndex()
-    for key, vs in raw.items():
-        if not vs.get("include"):
-            raise MappingError(f"value set {key!r} includes no codes")
-        index.titles[key] = vs.get("title", key)
-        for inc in vs["include"]:
-            systems = [inc["system"]] if isinstance(inc["system"], str) else inc["system"]
-            if not inc.get("codes") and not inc.get("prefixes"):
-                raise MappingError(f"value set {key!r}: an include with neither codes nor prefixes")
-            index.add(key, systems, inc.get("codes", []), inc.get("prefixes", []), inc.get("tier", "match"))
-        for exc in vs.get("exclude", []):
-            systems = [exc["system"]] if isinstance(exc["system"], str) else exc["system"]
-            index.exclude(key, systems, exc.get("codes", []), exc.get("prefixes", []))
+    for key, vs in merged.valueset.items():
+        index.titles[key] = _title(vs.title, key)
+        for inc in vs.include:
+            systems = [inc.system] if isinstance(inc.system, str) else inc.system
+            index.add(key, systems, inc.codes, inc.prefixes, inc.tier)
+        for exc in vs.exclude:
+            systems = [exc.system] if isinstance(exc.system, str) else exc.system
+            index.exclude(key, systems, exc.codes, exc.prefixes)
     return index
 
 
-def _analytes(raw: dict[str, dict[str, Any]]) -> dict[str, AnalyteDef]:
-    out: dict[str, AnalyteDef] = {}
-    for key, a in raw.items():
-        result = a.get("result")
-        if result is None:
-            raise MappingError(f"analyte {key!r} does not say whether its result is a quantity or qualitative")
-        if not a.get("codes"):
-            raise MappingError(f"analyte {key!r} has no codes")
-        unit = a.get("unit")
-        if result == "quantity" and not unit:
-            raise MappingError(f"analyte {key!r} is a quantity without a canonical unit")
-        molar_mass = _molar_mass(key, a.get("molar_mass"))
-        equivalents = _equivalents(key, unit, a.get("equivalents", {}), molar_mass)
-        if a.get("positive_above") is not None and result != "qualitative":
-            raise MappingError(f"analyte {key!r}: positive_above applies to qualitative analytes only")
-        out[key] = AnalyteDef(
-            id=key,
-            title=a.get("title", key),
-            result=result,
-            unit=unit,
-            equivalents=equivalents,
-            molar_mass=molar_mass,
-            positive_above=a.get("positive_above"),
-            codes=_codes(a["codes"]),
-            plausible=(a["plausible"]["min"], a["plausible"]["max"]) if a.get("plausible") else None,
+def _analyte(key: str, a: Analyte) -> AnalyteDef:
+    return AnalyteDef(
+        id=key,
+        title=_title(a.title, key),
+        result=a.result or "quantity",  # never None: the schema refuses an analyte that does not say
+        unit=a.unit,
+        equivalents=a.factors(),
+        molar_mass=a.molar_mass_g(),
+        positive_above=a.positive_above,
+        codes=codes_of(a.codes),
+        plausible=(a.plausible.min, a.plausible.max) if a.plausible else None,
+    )
+
+
+def _score(key: str, s: Score) -> ScoreDef:
+    return ScoreDef(
+        id=key,
+        title=_title(s.title, key),
+        value=s.value or "number",
+        min=s.min,
+        max=s.max,
+        units=frozenset(s.units),
+        codes=codes_of(s.codes),
+    )
+
+
+def _drugs(merged: Drugs) -> tuple[dict[str, DrugDef], dict[str, DrugSetDef]]:
+    drugs = {
+        key: DrugDef(
+            key,
+            _title(d.title, key),
+            codes_of(d.codes),
+            d.course_gap_days,
+            tuple(dict.fromkeys(d.names)),
+            tuple(dict.fromkeys(d.name_exclusions)),
         )
-    return out
+        for key, d in merged.drug.items()
+    }
+    drugsets = {
+        key: DrugSetDef(key, _title(ds.title, key), tuple(dict.fromkeys(ds.drugs)))
+        for key, ds in merged.drugset.items()
+    }
+    return drugs, drugsets
 
 
-def _molar_mass(key: str, raw: dict[str, Any] | None) -> float | None:
-    """The analyte's molar mass in g/mol."""
-    if raw is None:
-        return None
-    per = factor(raw.get("unit", MOLAR_MASS_UNIT), MOLAR_MASS_UNIT)
-    if per is None:
-        raise MappingError(f"analyte {key!r}: its molar mass is in {raw.get('unit')!r}, not a unit of g/mol")
-    return float(raw["value"]) * per
-
-
-def _equivalents(
-    key: str, unit: str | None, raw: dict[str, Any], molar_mass: float | None
-) -> tuple[tuple[str, float], ...]:
-    """The canonical unit is valid UCUM; each equivalent is a UCUM unit that UCUM itself cannot convert."""
-    if unit is None:
-        if raw:
-            raise MappingError(f"analyte {key!r} has equivalents but no canonical unit")
-        return ()
-    if not is_ucum(unit):
-        raise MappingError(f"analyte {key!r}: its unit {unit!r} is not a valid UCUM unit")
-    out = []
-    for other, times in raw.items():
-        if not is_ucum(other):
-            raise MappingError(f"analyte {key!r}: equivalent {other!r} is not a valid UCUM unit")
-        if factor(other, unit, molar_mass) is not None:
-            raise MappingError(f"analyte {key!r}: {other!r} converts to {unit!r} by UCUM, it needs no equivalent")
-        out.append((other, _factor(times)))
-    return tuple(out)
-
-
-def _factor(value: float | dict[str, float] | Divide) -> float:
-    if isinstance(value, dict):
-        return 1.0 / value["divide"]
-    if isinstance(value, Divide):
-        return 1.0 / value.divide
-    return float(value)
-
-
-def _scores(raw: dict[str, dict[str, Any]]) -> dict[str, ScoreDef]:
-    out: dict[str, ScoreDef] = {}
-    for key, s in raw.items():
-        if not s.get("codes"):
-            raise MappingError(f"score {key!r} has no codes")
-        low, high = s.get("min"), s.get("max")
-        if low is not None and high is not None and low > high:
-            raise MappingError(f"score {key!r}: min {low} is above max {high}")
-        out[key] = ScoreDef(
-            id=key,
-            title=s.get("title", key),
-            value=s.get("value", "number"),
-            min=low,
-            max=high,
-            units=frozenset(s.get("units", [])),
-            codes=_codes(s["codes"]),
-        )
-    return out
-
-
-def _drugsets(raw: dict[str, dict[str, Any]], drugs: dict[str, DrugDef]) -> dict[str, DrugSetDef]:
-    out: dict[str, DrugSetDef] = {}
-    for key, ds in raw.items():
-        names = tuple(dict.fromkeys(ds.get("drugs", [])))
-        unknown = [d for d in names if d not in drugs]
-        if unknown:
-            raise MappingError(f"drug set {key!r} names drugs that are not defined: {', '.join(unknown)}")
-        out[key] = DrugSetDef(key, ds.get("title", key), names)
-    return out
-
-
-def _answers(raw: dict[str, dict[str, Any]]) -> AnswerBook:
+def _answers(merged: Answers) -> AnswerBook:
     codes: dict[Code, Polarity] = {}
     words: dict[str, Polarity] = {}
-    for polarity, answer in raw.items():
-        pol = cast(Polarity, polarity)
-        for code in _codes(answer.get("codes", [])):
-            if codes.get(code, pol) != pol:
-                raise MappingError(f"answer code {code} is both {codes[code]} and {pol}")
-            codes[code] = pol
-        for word in answer.get("words", []):
-            norm = " ".join(word.strip().lower().split())
-            if words.get(norm, pol) != pol:
-                raise MappingError(f"answer word {word!r} is both {words[norm]} and {pol}")
-            words[norm] = pol
+    for polarity, answer in merged.answer.items():
+        codes.update(dict.fromkeys(codes_of(answer.codes), polarity))
+        words.update(dict.fromkeys(map(normal_words, answer.words), polarity))
     return AnswerBook(codes, words)
 
 
-def _limits(raw: dict[str, dict[str, Any]], analytes: dict[str, AnalyteDef], what: str) -> dict[str, SexLimit]:
-    out: dict[str, SexLimit] = {}
-    for key, lim in raw.items():
-        analyte = analytes.get(key)
-        if analyte is None:
-            raise MappingError(f"{what} given for {key!r}, which is not an analyte")
-        if convert(analyte, 1.0, lim["unit"]) is None:
-            raise MappingError(f"{what} for {key!r} is in {lim['unit']!r}, which {key} cannot convert")
-        out[key] = SexLimit(lim["unit"], lim["male"], lim["female"], lim["source"])
-    return out
-
-
-def _windows(raw: dict[str, int]) -> Windows:
-    names = {f.name for f in fields(Windows)}
-    unknown = sorted(set(raw) - names)
-    missing = sorted(names - set(raw))
-    if unknown:
-        raise MappingError(f"unknown look-back windows: {', '.join(unknown)}")
-    if missing:
-        raise MappingError(f"look-back windows not given: {', '.join(missing)}")
-    for name, days in raw.items():
-        if days < _MIN_WINDOW_DAYS:
-            raise MappingError(f"window {name} is {days} days; every window must reach back at least 30 days")
-        if name in _CAPPED_WINDOWS and days > _MAX_CAPPED_DAYS:
-            raise MappingError(f"window {name} is {days} days; it may not reach back more than 365 days")
-    return Windows(**raw)
+def _limits(merged: dict[str, SchemaSexLimit]) -> dict[str, SexLimit]:
+    return {key: SexLimit(lim.unit, lim.male, lim.female, lim.source) for key, lim in merged.items()}
 
 
 def _observation_codes(analytes: dict[str, AnalyteDef], scores: dict[str, ScoreDef]) -> dict[Code, tuple[str, str]]:
+    """(system, code) -> ("analyte" | "score", id); the schema refused a code mapped to two of them."""
     out: dict[Code, tuple[str, str]] = {}
     for kind, table in (("analyte", analytes), ("score", scores)):
         for item in table.values():
             for code in item.codes:
-                other = out.get(code)
-                if other and other != (kind, item.id):
-                    raise MappingError(f"observation code {code} is mapped to both {other[1]} and {item.id}")
                 out[code] = (kind, item.id)
     return out
 
@@ -404,6 +227,9 @@ def _drug_codes(drugs: dict[str, DrugDef]) -> dict[Code, frozenset[str]]:
 
 
 def _first_error(exc: ValidationError) -> str:
+    """A refusal of the merged mappings names its entry itself; any other error is placed by its location."""
     err = exc.errors()[0]
+    if err["type"] == "refused":
+        return err["msg"]
     where = ".".join(str(p) for p in err["loc"])
     return f"{where}: {err['msg']}"

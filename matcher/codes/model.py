@@ -1,9 +1,18 @@
-"""Runtime forms of the mappings: immutable definitions the record builder and the criteria consult."""
+"""Runtime forms of the mappings: `Mappings` and the immutable definitions the record builder and criteria consult."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from matcher.codes.units import convert_between
+from matcher.errors import MappingError
+
+if TYPE_CHECKING:
+    from matcher.codes.answers import AnswerBook
+    from matcher.codes.names import DrugNames
+    from matcher.codes.valuesets import ValueSetIndex
 
 Sex = Literal["male", "female", "other", "unknown"]
 
@@ -107,3 +116,58 @@ class Provenance:
 
     files: dict[str, str] = field(default_factory=dict)
     digest: str = ""
+
+
+@dataclass(frozen=True)
+class Mappings:
+    """Everything trialmatch knows about codes, units, limits and windows."""
+
+    valuesets: ValueSetIndex
+    analytes: dict[str, AnalyteDef]
+    scores: dict[str, ScoreDef]
+    drugs: dict[str, DrugDef]
+    drugsets: dict[str, DrugSetDef]
+    answers: AnswerBook
+    uln: dict[str, SexLimit]
+    thresholds: dict[str, SexLimit]
+    #: codes of a reference range's appliesTo -> the sex it is for
+    sex_codes: dict[Code, Sex]
+    #: words of a reference range's appliesTo text that name a sex (lower case)
+    sex_words: dict[str, Sex]
+    windows: Windows
+    #: `unit` strings (without a UCUM code) -> the UCUM code they stand for
+    unit_aliases: dict[str, str]
+    provenance: Provenance
+    #: (system, code) of an Observation -> ("analyte" | "score", id)
+    observation_codes: dict[Code, tuple[str, str]]
+    #: (system, code) of a medication, or of a procedure that names its product -> drug ids
+    drug_codes: dict[Code, frozenset[str]]
+    #: the drugs' names, for medications (and CAR-T procedures) whose codes say nothing
+    drug_names: DrugNames
+
+    def require(self, kind: str, ids: Iterable[str]) -> None:
+        """Fail at start-up, not mid-run, when a criterion needs an id the files do not define."""
+        table: Any = {
+            "valueset": self.valuesets.titles,
+            "analyte": self.analytes,
+            "score": self.scores,
+            "drugset": self.drugsets,
+            "uln": self.uln,
+            "threshold": self.thresholds,
+        }[kind]
+        missing = sorted(set(ids) - set(table))
+        if missing:
+            raise MappingError(f"no {kind} defined for {', '.join(missing)}")
+
+    def require_units(self, units: Mapping[str, str]) -> None:
+        """Fail at start-up when a formula's input cannot be converted to the unit the formula is written in."""
+        missing = [
+            f"{a} to {u}"
+            for a, u in units.items()
+            if convert_between(self.analytes[a], 1.0, self.analytes[a].unit or "", u) is None
+        ]
+        if missing:
+            raise MappingError(f"no conversion for {', '.join(missing)}")
+
+    def drugs_in(self, drugset: str) -> frozenset[str]:
+        return frozenset(self.drugsets[drugset].drugs)

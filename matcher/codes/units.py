@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pint
 import ucumvert  # type: ignore[import-untyped]
@@ -33,7 +33,8 @@ from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
 from ucumvert.xml_util import get_units_with_full_definition, root  # type: ignore[import-untyped]
 
-from matcher.codes.model import AnalyteDef
+if TYPE_CHECKING:
+    from matcher.codes.model import AnalyteDef
 
 UCUM = "http://unitsofmeasure.org"
 #: the unit of molar masses in mappings/labs.toml

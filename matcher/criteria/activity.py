@@ -7,11 +7,27 @@ from typing import Any
 from matcher.criteria.cohort import Cohort, Threshold
 from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over, without_cohort
 from matcher.criteria.context import Context
-from matcher.criteria.measure import Pick, fmt, observation_evidence, pick, read_score
+from matcher.criteria.criterion import reads_per_cohort
+from matcher.criteria.measure import Pick, Usable, fmt, observation_evidence, pick, read_score
+from matcher.criteria.reads import Reads, Window
 from matcher.outcome import CriterionResult, Outcome, Status
 
 
+def _reads(cohort: Cohort) -> Reads:
+    """The cohort's scores (thresholds, their substitutes, context, BILAG grades), over the activity window."""
+    rule = cohort.activity
+    scores = [
+        *(t.score for t in rule.thresholds),
+        *(t.substitute for t in rule.thresholds if t.substitute),
+        *rule.context,
+        *([rule.grades] if rule.grades else []),
+    ]
+    return Reads(scores=dict.fromkeys(scores, Window.disease_activity))
+
+
+@reads_per_cohort(_reads)
 def disease_activity(ctx: Context, cohort: Cohort | None) -> CriterionResult:
+    """Inclusions 1.9, 4.8, 5.8, 7.9 (and cohort 6's "moderate-to-severe"): disease-activity score thresholds."""
     if cohort is None:
         return without_cohort("disease_activity")
     out = Outcome("disease_activity", "inclusion")
@@ -21,15 +37,15 @@ def disease_activity(ctx: Context, cohort: Cohort | None) -> CriterionResult:
         for score in rule.context:
             p = _scores(ctx, score)
             if p.chosen is not None:
-                _show(out, p, None)
+                _show(out, p.item, p.chosen, None)
         return out.result(cohort_specific=True)
 
     readings = [(t, *_reading(ctx, t)) for t in rule.thresholds]
-    recorded = [(t, p, sub) for t, p, sub in readings if p.chosen is not None]
+    recorded = [(t, p, p.chosen, sub) for t, p, sub in readings if p.chosen is not None]
     status: Status | None = None
     if rule.mode == "any" and recorded:
         # one recorded index is enough; the indices not recorded are not worth a word
-        results = [_judge(out, t, p, sub) for t, p, sub in recorded]
+        results = [_judge(out, t, p, chosen, sub) for t, p, chosen, sub in recorded]
         order: tuple[Status, ...] = ("pass", "review", "fail")
         status = next(s for s in order if s in results)
     elif rule.mode == "any":
@@ -43,7 +59,7 @@ def disease_activity(ctx: Context, cohort: Cohort | None) -> CriterionResult:
     else:
         for t, p, sub in readings:
             if p.chosen is not None:
-                _judge(out, t, p, sub)
+                _judge(out, t, p, p.chosen, sub)
             else:
                 explain_nothing_usable(out, p, t.score, ctx.m.scores[t.score].primary_code)
     if rule.grades:
@@ -65,24 +81,25 @@ def _reading(ctx: Context, threshold: Threshold) -> tuple[Pick[Any], bool]:
     return p, False
 
 
-def _judge(out: Outcome, threshold: Threshold, p: Pick[Any], substitute: bool) -> Status:
-    assert p.chosen is not None
-    met = threshold.met(p.chosen.value)
+def _judge(out: Outcome, threshold: Threshold, p: Pick[Any], chosen: Usable[Any], substitute: bool) -> Status:
+    """The chosen score (p.chosen) against the threshold."""
+    met = threshold.met(chosen.value)
     status: Status = ("review" if substitute else "pass") if met else "fail"
-    _show(out, p, status, threshold)
+    _show(out, p.item, chosen, status, threshold)
     if substitute:
         out.say(None, "activity.substitute", item=p.item, instead=threshold.score)
     note_passed_over(out, p, p.item, "review" if status == "pass" else None)
     return "review" if status == "pass" and p.passed_over else status
 
 
-def _show(out: Outcome, p: Pick[Any], status: Status | None, threshold: Threshold | None = None) -> None:
-    assert p.chosen is not None
-    fact, value = p.chosen.fact, p.chosen.value
+def _show(
+    out: Outcome, item: str, chosen: Usable[Any], status: Status | None, threshold: Threshold | None = None
+) -> None:
+    fact, value = chosen.fact, chosen.value
     out.say(
         status,
         "activity.score",
-        item=p.item,
+        item=item,
         value=fmt(value),
         date=str(fact.when),
         op=(">=" if threshold.inclusive else ">") if threshold else None,

@@ -6,16 +6,21 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from matcher.codes.loader import Mappings
+from matcher.criteria.reads import DeclaredMappings
 from matcher.outcome import Evidence, Status
-from matcher.record import ConditionFact, PartialDate, PatientRecord, ProcedureFact
+from matcher.record import ConditionFact, ObservationFact, PartialDate, PatientRecord, ProcedureFact
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Context:
+    """One criterion's question: the record, the date, and mappings/ as far as the criterion declared it reads.
+
+    Reading a value set, a result or a mapping id the criterion did not declare raises UndeclaredRead.
+    """
+
     record: PatientRecord
     as_of: date
-    m: Mappings
+    m: DeclaredMappings
 
     @property
     def sex(self) -> str:
@@ -35,13 +40,20 @@ class Context:
         """Known as of as_of: undated, or dated on or before it (records from after as_of are not seen)."""
         return when is None or when.lo <= self.as_of
 
+    def results(self, item: str, window: int) -> tuple[ObservationFact, ...]:
+        """The results of an analyte or score, newest first, for reading `window` days back (measure.pick)."""
+        self.m.check_results(item, window)
+        return self.record.results(item)
+
     def recorded(self, valueset: str) -> list[ConditionFact]:
         """Conditions in a value set recorded by as_of, whatever their clinical status."""
+        self.m.check_valueset(valueset)
         return [c for c, _, _ in self.record.conditions_in(valueset) if self.happened(c.first_known)]
 
     def procedures(self, valueset: str, *, planned: bool = False) -> list[ProcedureFact]:
         """Procedures in a value set done (or begun) by as_of; with `planned`, those still in preparation,
         whatever their date (a planned procedure is usually dated when it is to be done)."""
+        self.m.check_valueset(valueset)
         return [
             p
             for p, _, _ in self.record.procedures_in(valueset)

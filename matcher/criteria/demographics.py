@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from matcher.criteria.context import Context
+from matcher.criteria.criterion import reads
 from matcher.outcome import CriterionResult, Evidence, Outcome, Status
 
 MIN_AGE, MAX_AGE = 18, 70  # protocol: 18-70 years (a 70-year-old qualifies until the 71st birthday)
 
 
+@reads()
 def age(ctx: Context) -> CriterionResult:
+    """Inclusion n.1 (every cohort): age 18-70 years."""
     out = Outcome("age", "inclusion")
     patient = ctx.record.patient
     ages = ctx.age_range()
@@ -44,8 +47,9 @@ def age(ctx: Context) -> CriterionResult:
     return out.result()
 
 
+@reads()
 def alive(ctx: Context) -> CriterionResult:
-    """Not in the contract's table, but a coordinator should never be sent to a deceased patient."""
+    """Not a protocol clause (nor in the contract's table): a coordinator is never sent to a deceased patient."""
     out = Outcome("alive", "inclusion")
     patient = ctx.record.patient
     died = patient.deceased_date

@@ -7,11 +7,15 @@ from datetime import date
 from matcher.criteria.cohort import Cohort
 from matcher.criteria.common import without_cohort
 from matcher.criteria.context import UNCONFIRMED, Context, activity_on, condition_evidence
+from matcher.criteria.criterion import reads_per_cohort
 from matcher.criteria.measure import observation_evidence, pick, read_polarity
+from matcher.criteria.reads import Reads, Window
 from matcher.outcome import CriterionResult, Outcome, Status
 from matcher.record import ConditionFact
 
 MIN_DURATION_MONTHS = 6  # protocol: documented disease history and diagnosis for >= 6 months
+#: the value set of codes that say the disease is in remission (mappings/diagnoses.toml)
+CODED_REMISSION = "coded_remission"
 
 
 def qualifying(ctx: Context, cohort: Cohort) -> list[ConditionFact]:
@@ -19,7 +23,17 @@ def qualifying(ctx: Context, cohort: Cohort) -> list[ConditionFact]:
     return ctx.recorded(cohort.valueset)
 
 
+def _diagnosis_reads(cohort: Cohort) -> Reads:
+    """The cohort's disease, codes of remission, and the serology shown beside the diagnosis."""
+    return Reads(
+        valuesets=(cohort.valueset, CODED_REMISSION),
+        analytes=dict.fromkeys(cohort.serology, Window.autoantibodies),
+    )
+
+
+@reads_per_cohort(_diagnosis_reads)
 def diagnosis(ctx: Context, cohort: Cohort | None) -> CriterionResult:
+    """Inclusions 1.8, 2.7, 3.7/3.9, 4.7, 5.7, 6.8, 7.7: a current diagnosis of the cohort's disease."""
     out = Outcome("diagnosis", "inclusion")
     if cohort is None:
         return out.say("fail", "diagnosis.none").result(cohort_specific=True)
@@ -32,7 +46,7 @@ def diagnosis(ctx: Context, cohort: Cohort | None) -> CriterionResult:
             out.say("fail", "diagnosis.inactive", clinical=cond.clinical_status or "abated", **params)
         elif state == "unclear":
             out.say("review", "diagnosis.maybe_over", ended=str(cond.abatement), **params)
-        elif "coded_remission" in cond.matches:
+        elif CODED_REMISSION in cond.matches:
             out.say("review", "diagnosis.coded_remission", clinical=cond.clinical_status or "no status", **params)
         elif tier == "review":
             out.say("review", "diagnosis.subtype", **params)
@@ -54,7 +68,9 @@ def _supporting_serology(ctx: Context, out: Outcome, cohort: Cohort) -> None:
             out.cite(observation_evidence(fact))
 
 
+@reads_per_cohort(lambda cohort: Reads(valuesets=(cohort.valueset,)))
 def disease_duration(ctx: Context, cohort: Cohort | None) -> CriterionResult:
+    """Inclusion n.3 (every cohort): documented disease history and diagnosis for >= 6 months before screening."""
     if cohort is None:
         return without_cohort("disease_duration")
     out = Outcome("disease_duration", "inclusion")

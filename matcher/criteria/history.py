@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from matcher.codes.units import convert
 from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over
 from matcher.criteria.context import Context, activity_on, condition_evidence, exclusion_status
+from matcher.criteria.criterion import reads
+from matcher.criteria.limits import in_canonical_unit
 from matcher.criteria.measure import Bound, Pick, fmt, observation_evidence, pick, read_polarity, read_quantity
+from matcher.criteria.reads import Reads, Window
 from matcher.outcome import CriterionResult, Outcome, Status
 from matcher.record import ConditionFact
 
@@ -32,21 +34,32 @@ def _history(ctx: Context, out: Outcome, valueset: str) -> bool:
     return found
 
 
+@reads(Reads(valuesets=("neurologic",)))
 def neurologic(ctx: Context) -> CriterionResult:
+    """Exclusion (4): brain injury, altered consciousness, epilepsy, cerebral ischaemia or haemorrhage."""
     out = Outcome("neurologic", "exclusion")
     if not _history(ctx, out, "neurologic"):
         out.say("pass", "history.none", item="neurologic")
     return out.result()
 
 
+@reads(Reads(valuesets=("immunodeficiency",)))
 def immunodeficiency(ctx: Context) -> CriterionResult:
+    """Exclusion (10): known or suspected congenital or acquired immunodeficiency."""
     out = Outcome("immunodeficiency", "exclusion")
     if not _history(ctx, out, "immunodeficiency"):
         out.say("pass", "history.none", item="immunodeficiency")
     return out.result()
 
 
+@reads(
+    Reads(
+        valuesets=("tuberculosis", "tuberculosis_latent"),
+        analytes={"tb_igra": Window.infection_serology},
+    )
+)
 def tuberculosis(ctx: Context) -> CriterionResult:
+    """Exclusion (3): active tuberculosis within 3 years before screening."""
     out = Outcome("tuberculosis", "exclusion")
     try:
         since = ctx.as_of.replace(year=ctx.as_of.year - TB_LOOKBACK_YEARS)
@@ -82,10 +95,7 @@ def tuberculosis(ctx: Context) -> CriterionResult:
     for cond in ctx.recorded("tuberculosis_latent"):
         found = True
         _cite(out, cond, "tuberculosis_latent")
-        if exclusion_status(cond, "tuberculosis_latent") == "fail":  # firmly latent: the investigator's call
-            out.screening("tb.latent", label=cond.label, date=_when(cond))
-        else:
-            out.say("review", "tb.latent", label=cond.label, date=_when(cond))
+        out.say("review", "tb.latent", label=cond.label, date=_when(cond))
     igra = pick(ctx, "tb_igra", ctx.m.windows.infection_serology, read_polarity(ctx, "tb_igra"))
     if igra.chosen is not None and igra.chosen.value != "negative":
         found = True
@@ -97,7 +107,9 @@ def tuberculosis(ctx: Context) -> CriterionResult:
     return out.result()
 
 
+@reads(Reads(valuesets=("infection", "infection_allowed")))
 def active_infection(ctx: Context) -> CriterionResult:
+    """Exclusion (6): active infection (uncomplicated urinary tract infection and bacterial pharyngitis aside)."""
     out = Outcome("active_infection", "exclusion")
     recent_from = ctx.window_start(ctx.m.windows.recent_infection)
     found = False
@@ -126,8 +138,9 @@ def active_infection(ctx: Context) -> CriterionResult:
     return out.result()
 
 
+@reads(Reads(valuesets=("cardiac",), analytes={"qtc": Window.ecg}, thresholds=("qtc",)))
 def cardiac(ctx: Context) -> CriterionResult:
-    """History of severe arrhythmia or significant cardiac disorder, and the latest QTc."""
+    """Exclusion (5): prolonged QT interval, or history of severe arrhythmia or significant cardiac disorder."""
     out = Outcome("cardiac", "exclusion")
     if not _history(ctx, out, "cardiac"):
         out.say("pass", "history.none", item="cardiac")
@@ -137,9 +150,7 @@ def cardiac(ctx: Context) -> CriterionResult:
         explain_nothing_usable(out, p, "qtc", definition.primary_code)
         return out.result()
     fact, value = p.chosen.fact, p.chosen.value
-    threshold = ctx.m.thresholds["qtc"]
-    limit = convert(definition, threshold.for_sex(ctx.record.patient.sex), threshold.unit)
-    assert limit is not None  # the loader checked that the unit converts
+    limit = in_canonical_unit(definition, ctx.m.thresholds["qtc"], ctx.record.patient.sex)
     status = _above(value, limit)
     out.say(
         status,

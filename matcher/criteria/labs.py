@@ -5,6 +5,7 @@ from __future__ import annotations
 from matcher.codes.units import convert_between
 from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over
 from matcher.criteria.context import Context
+from matcher.criteria.criterion import reads
 from matcher.criteria.limits import upper_limit
 from matcher.criteria.measure import (
     Bound,
@@ -16,6 +17,8 @@ from matcher.criteria.measure import (
     read_exact,
     read_quantity,
 )
+from matcher.criteria.reads import Reads, Window
+from matcher.errors import MappingError
 from matcher.outcome import CriterionResult, Outcome, Status
 
 LIVER_FACTOR = 3.0  # protocol exclusion (13): ALT/AST > 3 x ULN
@@ -26,20 +29,35 @@ CRCL_MIN = 30.0  # creatinine clearance < 30 mL/min
 COCKCROFT_GAULT_UNITS = {"body_weight": "kg", "creatinine": "mg/dL"}
 
 
+@reads(Reads(analytes=dict.fromkeys(("alt", "ast"), Window.organ_function), uln=("alt", "ast")))
 def liver_function(ctx: Context) -> CriterionResult:
+    """Exclusion (13): ALT or AST > 3 x ULN."""
     out = Outcome("liver_function", "exclusion")
     for analyte in ("alt", "ast"):
         _against_uln(ctx, out, analyte, LIVER_FACTOR)
     return out.result()
 
 
+@reads(Reads(analytes={"bilirubin_total": Window.organ_function}, uln=("bilirubin_total",)))
 def bilirubin(ctx: Context) -> CriterionResult:
+    """Exclusion (13): total bilirubin > 2.0 x ULN."""
     out = Outcome("bilirubin", "exclusion")
     _against_uln(ctx, out, "bilirubin_total", BILIRUBIN_FACTOR)
     return out.result()
 
 
+@reads(
+    Reads(
+        analytes={
+            **dict.fromkeys(("creatinine", "creatinine_clearance", "egfr"), Window.organ_function),
+            "body_weight": Window.body_weight,
+        },
+        uln=("creatinine",),
+        units=COCKCROFT_GAULT_UNITS,
+    )
+)
 def renal_function(ctx: Context) -> CriterionResult:
+    """Exclusion (13): serum creatinine > 2 x ULN, or creatinine clearance < 30 mL/min."""
     out = Outcome("renal_function", "exclusion")
     creatinine = _against_uln(ctx, out, "creatinine", CREATININE_FACTOR)
     _clearance(ctx, out, creatinine)
@@ -182,8 +200,10 @@ def _estimate(ctx: Context, out: Outcome, creatinine: Usable[float | Bound] | No
 
 def _in_formula_unit(ctx: Context, analyte: str, value: float) -> float:
     definition = ctx.m.analytes[analyte]
-    converted = convert_between(definition, value, definition.unit or "", COCKCROFT_GAULT_UNITS[analyte])
-    assert converted is not None  # Trial.check_mappings refused mappings/ without this conversion
+    unit = COCKCROFT_GAULT_UNITS[analyte]
+    converted = convert_between(definition, value, definition.unit or "", unit)
+    if converted is None:  # Trial.check_mappings refuses such mappings/ at start-up
+        raise MappingError(f"{analyte} in {definition.unit} does not convert to {unit}")
     return converted
 
 

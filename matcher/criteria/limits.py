@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from matcher.codes.model import AnalyteDef
+from matcher.codes.model import AnalyteDef, Sex, SexLimit
 from matcher.codes.units import convert
 from matcher.criteria.context import Context
+from matcher.errors import MappingError
 from matcher.record import ObservationFact, Quantity, RefRange
 
 Fit = Literal["yes", "no", "unsure"]
@@ -108,19 +109,25 @@ def upper_limit(ctx: Context, analyte: str, fact: ObservationFact) -> Limit:
     if choice.high is not None and own is None:
         unitless = not choice.high.unit or convert(definition, choice.high.value, choice.high.unit) is None
         note = "range.no_unit" if unitless else "range.not_positive"
-    value: float | None
+    value: float
     source: Source
     if own is not None:
         value, source = own, "reference_range"
     else:
-        default = ctx.m.uln[analyte]
-        value, source = convert(definition, default.for_sex(ctx.record.patient.sex), default.unit), "default"
-        assert value is not None  # the loader checked that the unit converts
+        value, source = in_canonical_unit(definition, ctx.m.uln[analyte], ctx.record.patient.sex), "default"
     maybe = [v for v in (_canonical(definition, q) for q in choice.maybe) if v is not None]
     if maybe:
         strictest, loosest = min(*maybe, value), max(*maybe, value)
         return Limit(strictest, source if strictest == value else "reference_range", note, loosest)
     return Limit(value, source, note)
+
+
+def in_canonical_unit(definition: AnalyteDef, limit: SexLimit, sex: Sex) -> float:
+    """A limit of mappings/limits.toml for the patient's sex, in the analyte's canonical unit."""
+    value = convert(definition, limit.for_sex(sex), limit.unit)
+    if value is None:  # the loader refuses such a limit at start-up
+        raise MappingError(f"the limit for {definition.id} in {limit.unit} does not convert to {definition.unit}")
+    return value
 
 
 def _canonical(definition: AnalyteDef, high: Quantity) -> float | None:

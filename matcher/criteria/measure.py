@@ -73,7 +73,7 @@ def pick(ctx: Context, item: str, window: int, read: Callable[[ObservationFact],
     passed: list[tuple[ObservationFact, Unusable]] = []
     usable: list[Usable[T]] = []
     stale = None
-    for fact in ctx.record.results(item):
+    for fact in ctx.results(item, window):
         when = fact.when
         if when is None:
             passed.append((fact, Unusable("unusable.undated")))  # it could be the latest: always worth a look
@@ -145,7 +145,8 @@ def read_exact(ctx: Context, analyte: str) -> Callable[[ObservationFact], float 
 
     def read(fact: ObservationFact) -> float | Unusable:
         value = inner(fact)
-        assert not isinstance(value, Bound)
+        if isinstance(value, Bound):  # read_quantity without `bounds` gives none; the type checker cannot know
+            return Unusable("unusable.not_exact", {"value": str(fact.quantity)})
         return value
 
     return read

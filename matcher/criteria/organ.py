@@ -5,11 +5,26 @@ from __future__ import annotations
 from matcher.criteria.cohort import Cohort
 from matcher.criteria.common import code_label, without_cohort
 from matcher.criteria.context import UNCONFIRMED, Context, activity_on, condition_evidence, procedure_evidence
+from matcher.criteria.criterion import reads_per_cohort
 from matcher.criteria.measure import observation_evidence, pick, read_polarity
+from matcher.criteria.reads import NOTHING, Reads, Window
 from matcher.outcome import CriterionResult, Outcome, Status
 
 
+def _reads(cohort: Cohort) -> Reads:
+    """The cohort's organ rule: conditions and procedures that show the involvement, and its antibodies."""
+    rule = cohort.organ
+    if rule is None:
+        return NOTHING
+    return Reads(
+        valuesets=(*rule.valuesets, *rule.procedures),
+        analytes=dict.fromkeys(rule.antibodies, Window.autoantibodies),
+    )
+
+
+@reads_per_cohort(_reads)
 def organ_involvement(ctx: Context, cohort: Cohort | None) -> CriterionResult:
+    """Inclusions 3.7 (SSc: pulmonary involvement) and 7.8 (AAV: renal involvement, or MPO/PR3 antibodies)."""
     if cohort is None:
         return without_cohort("organ_involvement")
     out = Outcome("organ_involvement", "inclusion")

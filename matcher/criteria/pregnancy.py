@@ -11,8 +11,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from matcher.criteria.common import code_label, note_passed_over
-from matcher.criteria.context import Context, activity_on, condition_evidence, exclusion_status, procedure_evidence
+from matcher.criteria.context import (
+    UNCONFIRMED,
+    Context,
+    activity_on,
+    condition_evidence,
+    exclusion_status,
+    procedure_evidence,
+)
+from matcher.criteria.criterion import reads
 from matcher.criteria.measure import observation_evidence, pick, read_polarity
+from matcher.criteria.reads import Reads, Window
 from matcher.outcome import CriterionResult, Outcome, Status
 from matcher.record import PartialDate
 
@@ -27,7 +36,19 @@ CHILDBEARING_MAX_AGE = 55
 PREGNANCY_END = "pregnancy_end"
 
 
+@reads(
+    Reads(
+        valuesets=("pregnancy", "lactation", PREGNANCY_END),
+        # inside the test window a positive excludes; an older positive stays a question (see above)
+        analytes={
+            "hcg": (Window.pregnancy_test, PREGNANCY_MAX_DAYS),
+            "pregnancy_status": (Window.pregnancy_test, PREGNANCY_MAX_DAYS),
+            "lactation_status": (Window.pregnancy_test, Window.whole_record),
+        },
+    )
+)
 def pregnancy(ctx: Context) -> CriterionResult:
+    """Exclusion (2): pregnant or lactating women."""
     out = Outcome("pregnancy", "exclusion")
     # records are read whatever Patient.gender says: it is administrative gender, not biological sex
     found = _coded_states(ctx, out)
@@ -54,18 +75,24 @@ def _lookback(ctx: Context, item: str) -> int:
 
 
 def _ended_after(ctx: Context, out: Outcome, since: PartialDate | None) -> bool:
-    """A recorded end of pregnancy surely on or after `since` (and by as_of): cite the first one found."""
+    """A firm record that the pregnancy ended, dated surely on or after `since` (and by as_of): cite the first.
+
+    Firm means: a `match`-tier code (a past history of miscarriage does not say which pregnancy), a
+    confirmed Condition dated by its onset or end (a history entered today says nothing of when), or a
+    completed Procedure.
+    """
     if since is None:
         return False
-    # only firm codes settle it: a review-tier code (a past history of miscarriage) does not say which pregnancy
     for cond in ctx.recorded(PREGNANCY_END):
-        when = cond.first_known
-        if cond.matches[PREGNANCY_END][0] == "match" and when is not None and when.lo >= since.hi:
+        when = cond.onset or cond.abatement
+        firm = cond.matches[PREGNANCY_END][0] == "match" and cond.verification_status not in UNCONFIRMED
+        if firm and when is not None and when.lo >= since.hi:
             out.say(None, "pregnancy.ended", label=cond.label, date=str(when))
             out.cite(condition_evidence(cond, code=str(cond.matches[PREGNANCY_END][1]), item=PREGNANCY_END))
             return True
     for proc in ctx.procedures(PREGNANCY_END):
-        if proc.matches[PREGNANCY_END][0] == "match" and proc.start is not None and proc.start.lo >= since.hi:
+        firm = proc.matches[PREGNANCY_END][0] == "match" and proc.status == "completed"
+        if firm and proc.start is not None and proc.start.lo >= since.hi:
             out.say(None, "pregnancy.ended", label=proc.label, date=str(proc.start))
             out.cite(procedure_evidence(proc, item=PREGNANCY_END))
             return True
@@ -121,11 +148,18 @@ def _observed(ctx: Context, out: Outcome, item: str) -> bool:
         note_passed_over(out, recent, item, "review")
         return status == "review" or bool(recent.passed_over)
     note_passed_over(out, recent, item, "review")
-    # nothing usable inside the window: the newest older result decides whether a question is still open
+    # nothing usable inside the window: the newest older positive stays a question unless a negative after
+    # it settles it (an equivocal result settles nothing)
     older = pick(ctx, item, _lookback(ctx, item), read)
-    if older.chosen is None or older.chosen.value != "positive":
+    newest_positive = next((u for u in older.usable if u.value == "positive"), None)
+    if newest_positive is None:
         return bool(recent.passed_over)
-    fact = older.chosen.fact
+    fact = newest_positive.fact
+    if any(
+        u.value == "negative" and u.fact.when is not None and fact.when is not None and u.fact.when.lo > fact.when.hi
+        for u in older.usable
+    ):
+        return bool(recent.passed_over)
     out.cite(observation_evidence(fact))
     if item != "lactation_status" and _ended_after(ctx, out, fact.when):
         out.say(None, "pregnancy.old_positive_ended", item=item, date=str(fact.when))

@@ -7,7 +7,9 @@ from datetime import date
 from matcher.codes.answers import Polarity
 from matcher.criteria.common import code_label, explain_nothing_usable, note_passed_over
 from matcher.criteria.context import Context, activity_on, condition_evidence, exclusion_status
+from matcher.criteria.criterion import reads
 from matcher.criteria.measure import Pick, Usable, observation_evidence, pick, read_polarity
+from matcher.criteria.reads import Reads, Window
 from matcher.outcome import CriterionResult, Outcome, Status
 from matcher.record import ObservationFact
 
@@ -57,15 +59,22 @@ def _conditions(ctx: Context, out: Outcome, valueset: str, status: Status | None
     return found
 
 
-def _latest(out: Outcome, p: Pick[Polarity]) -> None:
-    """The latest result decides when nothing inside the window was positive; a newer unreadable one needs a look."""
-    assert p.chosen is not None
-    status = LATEST[p.chosen.value]
-    _cite(out, status, "serology.latest", p.chosen.fact, p.chosen.value)
+def _latest(out: Outcome, p: Pick[Polarity], latest: Usable[Polarity]) -> None:
+    """The latest result (p.chosen) decides when nothing inside the window was positive; a newer unreadable one
+    needs a look."""
+    status = LATEST[latest.value]
+    _cite(out, status, "serology.latest", latest.fact, latest.value)
     note_passed_over(out, p, p.item, "review" if status == "pass" else None)
 
 
+@reads(
+    Reads(
+        valuesets=("hbv_infection",),
+        analytes=dict.fromkeys(("hbsag", "hbv_dna", "anti_hbc"), Window.infection_serology),
+    )
+)
 def hepatitis_b(ctx: Context) -> CriterionResult:
+    """Exclusion (7): active hepatitis B virus infection."""
     out = Outcome("hepatitis_b", "exclusion")
     hbsag, dna, core = _serology(ctx, "hbsag"), _serology(ctx, "hbv_dna"), _serology(ctx, "anti_hbc")
     failed = _positives(ctx, out, hbsag, "fail") | _positives(ctx, out, dna, "fail")
@@ -75,9 +84,9 @@ def hepatitis_b(ctx: Context) -> CriterionResult:
     if hbsag.chosen is None:
         explain_nothing_usable(out, hbsag, "hbsag", ctx.m.analytes["hbsag"].primary_code)
     else:
-        _latest(out, hbsag)
+        _latest(out, hbsag, hbsag.chosen)
     if dna.chosen is not None:
-        _latest(out, dna)
+        _latest(out, dna, dna.chosen)
     if core.chosen is not None and core.chosen.value == "positive":
         _cite(out, None, "serology.latest", core.chosen.fact, "positive")
         if dna.chosen is None or dna.chosen.value != "negative":
@@ -87,14 +96,21 @@ def hepatitis_b(ctx: Context) -> CriterionResult:
     return out.result()
 
 
+@reads(
+    Reads(
+        valuesets=("hcv_infection",),
+        analytes=dict.fromkeys(("hcv_rna", "anti_hcv"), Window.infection_serology),
+    )
+)
 def hepatitis_c(ctx: Context) -> CriterionResult:
+    """Exclusion (7): active hepatitis C virus infection."""
     out = Outcome("hepatitis_c", "exclusion")
     rna, antibody = _serology(ctx, "hcv_rna"), _serology(ctx, "anti_hcv")
     failed = _positives(ctx, out, rna, "fail") | _conditions(ctx, out, "hcv_infection", "fail")
     if failed:
         return out.result()
     if rna.chosen is not None and not _newer(antibody.chosen, rna.chosen, "positive"):
-        _latest(out, rna)
+        _latest(out, rna, rna.chosen)
         if antibody.chosen is not None:
             _cite(out, None, "serology.latest", antibody.chosen.fact, antibody.chosen.value)
         return out.result()
@@ -108,7 +124,7 @@ def hepatitis_c(ctx: Context) -> CriterionResult:
         code = ctx.m.analytes["hcv_rna"].primary_code
         out.need("need.result", code, item="hcv_rna", code=code_label(code), window=rna.window)
     else:
-        _latest(out, antibody)
+        _latest(out, antibody, antibody.chosen)
     return out.result()
 
 
@@ -119,7 +135,15 @@ def _newer(first: Usable[Polarity] | None, than: Usable[Polarity], polarity: Pol
     return first.fact.when.lo > than.fact.when.hi
 
 
+@reads(
+    Reads(
+        valuesets=("hiv_infection",),
+        # HIV infection is lifelong: a positive test is read over the whole record
+        analytes=dict.fromkeys(("hiv_ab", "hiv_ag_ab"), (Window.infection_serology, Window.whole_record)),
+    )
+)
 def hiv(ctx: Context) -> CriterionResult:
+    """Exclusion (8): confirmed positive anti-HIV antibody test."""
     out = Outcome("hiv", "exclusion")
     picks = [_serology(ctx, a) for a in ("hiv_ab", "hiv_ag_ab")]
     # HIV infection is lifelong: a positive antibody test counts at any age, unless a later test is negative
@@ -137,17 +161,19 @@ def hiv(ctx: Context) -> CriterionResult:
                 out.say(None, "serology.later_negative", item=found.fact.item)
     if failed:
         return out.result()
-    latest = [p for p in picks if p.chosen is not None]
+    latest = [(p, p.chosen) for p in picks if p.chosen is not None]
     if not latest:
         # explain with the test that left a trace (stale or unusable); order the combined Ag/Ab test
         shown = next((p for p in picks if p.passed_over or p.stale is not None), picks[1])
         explain_nothing_usable(out, shown, shown.item, ctx.m.analytes["hiv_ag_ab"].primary_code, "hiv_ag_ab")
-    for p in latest:
-        _latest(out, p)
+    for p, chosen in latest:
+        _latest(out, p, chosen)
     return out.result()
 
 
+@reads(Reads(valuesets=("syphilis",), analytes={"treponema_ab": Window.infection_serology}))
 def syphilis(ctx: Context) -> CriterionResult:
+    """Exclusion (9): positive Treponema pallidum antibody test judged clinically significant by the investigator."""
     out = Outcome("syphilis", "exclusion")
     antibody = _serology(ctx, "treponema_ab")
     # a firm positive is the investigator's call at screening (exclusion 9); an uncertain one is a chart review
@@ -159,5 +185,5 @@ def syphilis(ctx: Context) -> CriterionResult:
     if antibody.chosen is None:
         explain_nothing_usable(out, antibody, "treponema_ab", ctx.m.analytes["treponema_ab"].primary_code)
     else:
-        _latest(out, antibody)
+        _latest(out, antibody, antibody.chosen)
     return out.result()

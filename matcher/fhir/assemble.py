@@ -5,22 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 
-from matcher.codes.loader import Mappings
-from matcher.codes.model import Code
+from matcher.codes.model import Code, Mappings
 from matcher.codes.valuesets import Tier
 from matcher.criteria.horizon import horizon
-from matcher.errors import InvalidResourceError
-from matcher.fhir.distil import (
-    Distiller,
-    Json,
-    Malformed,
-    codings,
-    label,
-    observation_time,
-    reference_of,
-    texts_of,
-)
-from matcher.fhir.refs import target_id
+from matcher.errors import InvalidResourceError, Malformed
+from matcher.fhir.concepts import Json, codings, label, texts_of
+from matcher.fhir.dates import observation_time
+from matcher.fhir.distil import Distiller
+from matcher.fhir.refs import reference_of, target_id
+from matcher.fhir.route import ObservationItem, Router
 from matcher.fhir.validate import validate
 from matcher.record import (
     ConditionFact,
@@ -76,8 +69,9 @@ class RecordAssembler:
     ) -> None:
         self.as_of = as_of
         self._since = horizon(mappings, as_of) if as_of is not None else {}
-        self._stale: dict[str, tuple[date, Json, str, tuple[Json, Code, tuple[str, str]]]] = {}
-        self.distiller = Distiller(mappings)
+        self._stale: dict[str, tuple[date, Json, str, ObservationItem]] = {}
+        self.router = Router(mappings)
+        self.distiller = Distiller(mappings, self.router)
         self.medications = medications or MedicationIndex()
         self.patient: Json | None = None
         self.patient_ref = ""
@@ -113,28 +107,26 @@ class RecordAssembler:
 
     def _route(self, resource: Json, rtype: str, ref: str) -> None:
         if rtype == "Condition":
-            matches = self.distiller.valueset_matches(resource)
+            matches = self.router.valueset_matches(resource)
             if matches:
                 validate(resource, ref)
                 self._conditions.append((resource, ref, matches))
         elif rtype == "Observation":
-            items = self._read_today(resource, ref, self.distiller.observation_items(resource))
+            items = self._read_today(resource, ref, self.router.observation_items(resource))
             if items:
                 validate(resource, ref)
                 self._observations.extend(self.distiller.observations(resource, ref, items))
         elif rtype == "Procedure":
-            matches = self.distiller.valueset_matches(resource)
+            matches = self.router.valueset_matches(resource)
             # a code that names a drug (a CAR-T product) is kept too, whether or not a value set holds it
-            if matches or self.distiller.drugs_of(codings(resource.get("code"))):
+            if matches or self.router.drugs_of(codings(resource.get("code"))):
                 validate(resource, ref)
                 self._procedures.append((resource, ref, matches))
         elif rtype in _MEDICATION_USES:
             # the Medication it points to may come later in the stream: decided in build()
             self._med_uses.append((resource, ref))
 
-    def _read_today(
-        self, resource: Json, ref: str, items: list[tuple[Json, Code, tuple[str, str]]]
-    ) -> list[tuple[Json, Code, tuple[str, str]]]:
+    def _read_today(self, resource: Json, ref: str, items: list[ObservationItem]) -> list[ObservationItem]:
         """The items of an Observation some criterion reads as of as_of; the newest older one is set aside."""
         if self.as_of is None or not items:
             return items
@@ -211,10 +203,10 @@ class RecordAssembler:
         checked: set[int] = set()  # a Medication many uses share is validated once
         for resource, ref in self._med_uses:
             codes, name, medication, texts = self._medication_codes(resource, ref)
-            drugs = self.distiller.drugs_of(codes)
+            drugs = self.router.drugs_of(codes)
             named = None
             if not drugs:  # no code is known: the safety net, a drug named in the text
-                named = self.distiller.drugs_named(texts)
+                named = self.router.drugs_named(texts)
                 if named is None:
                     continue
                 drugs = named.drugs
@@ -241,7 +233,7 @@ class RecordAssembler:
             texts = [shown] if isinstance(shown, str) else []
             medication = self._resolve(resource, target) if isinstance(target, str) else None
             if medication is None:
-                if isinstance(target, str) and self.distiller.drugs_named(texts) is None:
+                if isinstance(target, str) and self.router.drugs_named(texts) is None:
                     validate(resource, ref)  # the criteria will read it as an unidentified medication
                     self._skipped.append(f"{ref}: medication {target} not found")
                     self._unidentified.append(ref)

@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from matcher.errors import UpstreamError, UpstreamTimeoutError
-from matcher.fhir.client import Budget, FhirClient, parse_retry_after
+from matcher.fhir.client import Budget, FhirClient
 from matcher.fhir.groups import current_members
 from matcher.fhir.validate import READ_TYPES
+from matcher.settings import Settings
 
 log = logging.getLogger("trialmatch.fhir")
 
 #: the resource types the criteria read: nothing else is exported
 EXPORT_TYPES: tuple[str, ...] = READ_TYPES
+#: seconds before the first status check when the server gives no Retry-After (doubling up to poll_max)
+POLL_FIRST = 1.0
 
 
 @dataclass
@@ -31,20 +34,26 @@ class Manifest:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExportOptions:
-    poll_first: float = 1.0  # seconds before the first status check when the server gives no Retry-After
-    poll_max: float = 60.0
-    timeout: float = 6 * 3600.0  # the longest an export may take
-    budget: int = 10_000
+    """How long an export may take and how often it is polled: the TRIALMATCH_EXPORT_* settings."""
+
+    poll_max: float  # the longest pause between two status checks without a Retry-After
+    timeout: float  # the longest an export may take
+    budget: int  # requests: kick-off, polls, downloads and their retries
+    poll_first: float = POLL_FIRST
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ExportOptions:
+        return cls(poll_max=settings.export_poll_max, timeout=settings.export_timeout, budget=settings.export_budget)
 
 
 class BulkExporter:
     """One export against one server; Group/[id]/$export or Patient/$export, _type and _since as asked."""
 
-    def __init__(self, client: FhirClient, options: ExportOptions | None = None) -> None:
+    def __init__(self, client: FhirClient, options: ExportOptions) -> None:
         self.client = client
-        self.options = options or ExportOptions()
+        self.options = options
         self.requests = 0
         #: the exported Group's current members, when it lists them
         self.members: set[str] | None = None
@@ -102,7 +111,7 @@ class BulkExporter:
                 return _manifest(body, status_url)
             if response.status_code != 202:
                 raise UpstreamError("the export failed", url=status_url, status=response.status_code)
-            wait = parse_retry_after(response.headers.get("retry-after"))
+            wait = self.client.retry_after(response)
             wait = pause if wait is None else wait
             if self.client.clock() + wait > budget.deadline:
                 raise UpstreamTimeoutError("the export did not finish in time", url=status_url)

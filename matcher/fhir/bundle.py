@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.errors import InvalidResourceError, NotABundleError, NotJSONError, PatientCountError
 from matcher.fhir.assemble import MedicationIndex, RecordAssembler
 from matcher.record import PatientRecord

@@ -1,29 +1,30 @@
-"""An async FHIR R4 client on httpx: read, search with paging, retries with backoff, a request budget, auth."""
+"""An async FHIR R4 client on httpx: read, search, page and download, each request authenticated, budgeted, retried."""
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
 from matcher.errors import AuthorizationError, BudgetExceededError, UpstreamError, UpstreamTimeoutError
 from matcher.fhir.auth import Auth, NoAuth
+from matcher.fhir.retry import RETRY_STATUSES, RetryPolicy, Transient, parse_retry_after
+from matcher.settings import shipped
 
 log = logging.getLogger("trialmatch.fhir")
 
 FHIR_JSON = "application/fhir+json"
-#: answers worth another try, after a pause; every other 4xx is final
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
 Params = list[tuple[str, str]] | dict[str, str]
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,17 +47,16 @@ class Budget:
         return self.deadline - now
 
 
-@dataclass
-class RetryPolicy:
-    retries: int = 4
-    backoff: float = 0.5  # seconds before the first retry (doubling each time, with jitter)
-    backoff_max: float = 30.0
+@dataclass(frozen=True)
+class _Wording:
+    """What a failed attempt is called in the errors: a search and a file download say it differently."""
 
-    def delay(self, attempt: int, retry_after: float | None, rng: Callable[[], float]) -> float:
-        """Full jitter on an exponential backoff; a server's Retry-After is the least we wait."""
-        ceiling = min(self.backoff_max, self.backoff * float(2**attempt))
-        jittered: float = ceiling * rng()
-        return max(jittered, retry_after) if retry_after is not None else jittered
+    timeout: str
+    unreachable: str
+
+
+_SEARCH = _Wording("the FHIR server did not answer in time", "the FHIR server is unreachable")
+_DOWNLOAD = _Wording("an export file download timed out", "an export file download failed")
 
 
 @dataclass
@@ -66,9 +66,11 @@ class FhirClient:
     base_url: str
     http: httpx.AsyncClient
     auth: Auth = field(default_factory=NoAuth)
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    policy: RetryPolicy = field(default_factory=lambda: RetryPolicy.from_settings(shipped()))
     sleep: Callable[[float], Any] = asyncio.sleep
+    #: the deadlines' clock (monotonic); and the wall clock, for Retry-After given as an HTTP date
     clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
     rng: Callable[[], float] = random.random
     _capabilities: dict[str, Any] | None = field(default=None, init=False, repr=False)
     #: requests sent over the client's life (every attempt), for run summaries
@@ -80,6 +82,10 @@ class FhirClient:
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        """The seconds a server asks us to wait (its Retry-After header), if it says."""
+        return parse_retry_after(response.headers.get("retry-after"), now=self.wall_clock())
 
     async def send(
         self,
@@ -94,62 +100,98 @@ class FhirClient:
         url = self.url(path)
         if _origin(url) != self._origin:
             raise UpstreamError("the server pointed outside itself; not followed", url=_safe(url))
-        attempt, renewed = 0, False
-        while True:
-            budget.spend(self.clock())
-            self.sent += 1
-            retry_after: float | None = None
-            token: str | None = None
-            bound = self._bound(budget)
-            try:
-                async with bound:  # the whole attempt, body included: httpx's timeouts are per read
-                    credentials = await self.auth.headers(self.http)
-                    token = credentials.get("Authorization")
-                    sent = {"Accept": FHIR_JSON, **(headers or {}), **credentials}
-                    response = await self.http.request(
-                        method, url, params=_query(params), headers=sent, timeout=self._timeout(budget)
-                    )
-            except httpx.TimeoutException:
-                failure: UpstreamError = UpstreamTimeoutError("the FHIR server did not answer in time", url=_safe(url))
-            except TimeoutError:
-                if not bound.expired():
-                    raise
-                # the deadline has passed: no retry
-                raise UpstreamTimeoutError("the FHIR server did not answer in time", url=_safe(url)) from None
-            except httpx.TransportError as exc:
-                failure = UpstreamError(f"the FHIR server is unreachable ({type(exc).__name__})", url=_safe(url))
-            else:
-                status = response.status_code
-                if status == 401:
-                    self._refused(token, renewed, url)
-                    renewed = True
-                    continue
-                if status not in RETRY_STATUSES:
-                    return response
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
+
+        async def once(credentials: dict[str, str]) -> httpx.Response:
+            sent = {"Accept": FHIR_JSON, **(headers or {}), **credentials}
+            response = await self.http.request(
+                method, url, params=_query(params), headers=sent, timeout=self._timeout(budget)
+            )
+            status = response.status_code
+            if status == 401:
+                raise _Refused
+            if status in RETRY_STATUSES:
                 failure = (UpstreamTimeoutError if status == 504 else UpstreamError)(
                     "the FHIR server is not answering properly", url=_safe(url), status=status
                 )
-            await self._back_off(failure, attempt, retry_after, budget, url)
-            attempt += 1
+                raise Transient(failure, self.retry_after(response))
+            return response
 
-    async def _back_off(
-        self, failure: UpstreamError, attempt: int, retry_after: float | None, budget: Budget, url: str
-    ) -> None:
-        """Wait before the next attempt, or raise `failure` when the retries or the budget's time are spent."""
-        if attempt >= self.policy.retries:
-            raise failure
-        pause = self.policy.delay(attempt, retry_after, self.rng)
-        if self.clock() + pause > budget.deadline:
-            raise failure
-        log.info("retrying %s in %.2fs (attempt %d): %s", _safe(url), pause, attempt + 1, failure)
-        await self.sleep(pause)
+        return await self._retried(once, budget, url, _SEARCH, authenticated=True)
 
-    def _refused(self, token: str | None, renewed: bool, url: str) -> None:
-        """A 401: the token used is invalidated so that the next attempt gets a new one; a second 401 is final."""
-        if renewed:
-            raise AuthorizationError("the FHIR server refused the credentials", url=_safe(url), status=401)
-        self.auth.invalidate(token)
+    async def download(self, url: str, dest: Path, budget: Budget, *, authenticated: bool) -> int:
+        """Stream a file to disk (Bulk Data output); retried whole on transient failures. Returns its bytes.
+
+        The token goes only to this server: a file elsewhere that requires it is refused.
+        """
+        same_server = _origin(url) == self._origin
+        if authenticated and not same_server:
+            raise UpstreamError("an export file on another host asks for our token; not sent", url=_safe(url))
+
+        async def once(credentials: dict[str, str]) -> int:
+            headers = {"Accept": "application/fhir+ndjson", **credentials}
+            async with self.http.stream("GET", url, headers=headers, timeout=self._timeout(budget)) as response:
+                status = response.status_code
+                if status == 200:
+                    return await _save(response, dest)
+                if status == 401 and authenticated:
+                    raise _Refused
+                if status not in RETRY_STATUSES:
+                    raise UpstreamError("an export file could not be downloaded", url=_safe(url), status=status)
+                failure = UpstreamError("an export file is not available yet", url=_safe(url), status=status)
+                raise Transient(failure, self.retry_after(response))
+
+        return await self._retried(once, budget, url, _DOWNLOAD, authenticated=authenticated)
+
+    async def _retried(
+        self,
+        once: Callable[[dict[str, str]], Awaitable[T]],
+        budget: Budget,
+        url: str,
+        wording: _Wording,
+        *,
+        authenticated: bool,
+    ) -> T:
+        """`once` (one request, given the credentials) under the retry policy; a 401 (`_Refused`) renews the
+        token and asks again at once, a second 401 is final."""
+        renewed = False
+
+        async def attempt() -> T:
+            nonlocal renewed
+            while True:
+                async with self._attempt(budget, url, wording):
+                    credentials = await self.auth.headers(self.http) if authenticated else {}
+                    try:
+                        return await once(credentials)
+                    except _Refused:
+                        pass
+                if renewed:
+                    raise AuthorizationError("the FHIR server refused the credentials", url=_safe(url), status=401)
+                self.auth.invalidate(credentials.get("Authorization"))
+                renewed = True
+
+        return await self.policy.run(
+            attempt, deadline=budget.deadline, clock=self.clock, sleep=self.sleep, rng=self.rng, what=_safe(url)
+        )
+
+    @asynccontextmanager
+    async def _attempt(self, budget: Budget, url: str, wording: _Wording) -> AsyncIterator[None]:
+        """One request on the budget, bounded whole (body included) by its deadline; transport failures
+        become `Transient`, and the deadline passing is final (no retry)."""
+        budget.spend(self.clock())
+        self.sent += 1
+        bound = self._bound(budget)
+        try:
+            async with bound:  # the whole attempt, body included: httpx's timeouts are per read
+                yield
+        except httpx.TimeoutException:
+            raise Transient(UpstreamTimeoutError(wording.timeout, url=_safe(url))) from None
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            # the deadline has passed: no retry
+            raise UpstreamTimeoutError(wording.timeout, url=_safe(url)) from None
+        except httpx.TransportError as exc:
+            raise Transient(UpstreamError(f"{wording.unreachable} ({type(exc).__name__})", url=_safe(url))) from None
 
     def _bound(self, budget: Budget) -> asyncio.Timeout:
         """A bound on one whole attempt (reading the body included) at the budget's deadline; none without one."""
@@ -168,59 +210,6 @@ class FhirClient:
             write=min(default.write or remaining, remaining),
             pool=min(default.pool or remaining, remaining),
         )
-
-    async def download(self, url: str, dest: Path, budget: Budget, *, authenticated: bool) -> int:
-        """Stream a file to disk (Bulk Data output); retried whole on transient failures. Returns its bytes.
-
-        The token goes only to this server: a file elsewhere that requires it is refused.
-        """
-        same_server = _origin(url) == self._origin
-        if authenticated and not same_server:
-            raise UpstreamError("an export file on another host asks for our token; not sent", url=_safe(url))
-        attempt, renewed = 0, False
-        while True:
-            budget.spend(self.clock())
-            self.sent += 1
-            retry_after: float | None = None
-            token: str | None = None
-            headers = {"Accept": "application/fhir+ndjson"}
-            if authenticated:
-                credentials = await self.auth.headers(self.http)
-                token = credentials.get("Authorization")
-                headers.update(credentials)
-            bound = self._bound(budget)
-            try:
-                async with (
-                    bound,  # the whole attempt, body included: httpx's timeouts are per read
-                    self.http.stream("GET", url, headers=headers, timeout=self._timeout(budget)) as response,
-                ):
-                    status = response.status_code
-                    if status == 200:
-                        size = 0
-                        with dest.open("wb") as out:
-                            async for chunk in response.aiter_bytes():
-                                out.write(chunk)
-                                size += len(chunk)
-                        return size
-                    if status == 401 and authenticated:
-                        self._refused(token, renewed, url)
-                        renewed = True
-                        continue
-                    if status not in RETRY_STATUSES:
-                        raise UpstreamError("an export file could not be downloaded", url=_safe(url), status=status)
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    failure = UpstreamError("an export file is not available yet", url=_safe(url), status=status)
-            except httpx.TimeoutException:
-                failure = UpstreamTimeoutError("an export file download timed out", url=_safe(url))
-            except TimeoutError:
-                if not bound.expired():
-                    raise
-                # the deadline has passed: no retry
-                raise UpstreamTimeoutError("an export file download timed out", url=_safe(url)) from None
-            except httpx.TransportError as exc:
-                failure = UpstreamError(f"an export file download failed ({type(exc).__name__})", url=_safe(url))
-            await self._back_off(failure, attempt, retry_after, budget, url)
-            attempt += 1
 
     async def read(self, rtype: str, rid: str, budget: Budget) -> dict[str, Any] | None:
         """One resource, or None when the server has no such resource (404 or 410)."""
@@ -281,18 +270,18 @@ def query_chunks(url: str, name: str, values: list[str], others: list[tuple[str,
     return [",".join(chunk) for chunk in chunks if chunk]
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+class _Refused(Exception):
+    """The server answered 401 to the credentials sent."""
+
+
+async def _save(response: httpx.Response, dest: Path) -> int:
+    """A streamed body written to `dest`; its size in bytes."""
+    size = 0
+    with dest.open("wb") as out:
+        async for chunk in response.aiter_bytes():
+            out.write(chunk)
+            size += len(chunk)
+    return size
 
 
 def _query(params: Params | None) -> httpx.QueryParams | None:

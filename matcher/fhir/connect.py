@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.errors import ConfigurationError
 from matcher.fhir.auth import Auth, BearerAuth, NoAuth, SmartBackendAuth
-from matcher.fhir.client import FhirClient, RetryPolicy
+from matcher.fhir.client import FhirClient
 from matcher.fhir.fetch import FetchOptions, PatientFetcher
+from matcher.fhir.retry import RetryPolicy
 from matcher.fhir.source import LocalSource, PatientSource, ServerSource, default_fixtures_dir
 from matcher.settings import Settings
 
@@ -51,28 +52,17 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
 
 
 def fhir_client(settings: Settings, http: httpx.AsyncClient) -> FhirClient:
-    assert settings.fhir_base_url
+    if not settings.fhir_base_url:
+        raise ConfigurationError("a FHIR client needs TRIALMATCH_FHIR_BASE_URL")
     return FhirClient(
-        settings.fhir_base_url,
-        http,
-        auth=make_auth(settings),
-        policy=RetryPolicy(settings.fhir_retries, settings.fhir_backoff, settings.fhir_backoff_max),
+        settings.fhir_base_url, http, auth=make_auth(settings), policy=RetryPolicy.from_settings(settings)
     )
 
 
 def server_source(settings: Settings, mappings: Mappings, client: FhirClient) -> ServerSource:
     """A FHIR server as a patient source: the fetcher with the settings' limits, behind the cache."""
-    options = FetchOptions(
-        concurrency=settings.fhir_concurrency,
-        page_size=settings.fhir_page_size,
-        everything=settings.fhir_everything,
-        max_url_length=settings.fhir_max_url_length,
-        budget=settings.fhir_request_budget,
-        deadline=settings.fhir_deadline,
-    )
-    return ServerSource(
-        PatientFetcher(client, mappings, options), ttl=settings.cache_ttl, maxsize=settings.cache_max_patients
-    )
+    fetcher = PatientFetcher(client, mappings, FetchOptions.from_settings(settings))
+    return ServerSource(fetcher, ttl=settings.cache_ttl, maxsize=settings.cache_max_patients)
 
 
 @asynccontextmanager

@@ -7,11 +7,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.errors import PatientNotFoundError, UpstreamError
 from matcher.fhir.client import Budget, FhirClient, query_chunks
 from matcher.fhir.refs import target_id
 from matcher.fhir.validate import READ_TYPES
+from matcher.settings import Settings
 
 log = logging.getLogger("trialmatch.fhir")
 
@@ -52,22 +53,35 @@ class Fetched:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class FetchOptions:
-    concurrency: int = 6
-    page_size: int = 1000
-    everything: Literal["auto", "always", "never"] = "auto"
-    max_url_length: int = 4000
-    budget: int = 60
-    deadline: float = 60.0  # seconds for one patient, retries included
+    """How one patient is fetched: the TRIALMATCH_FHIR_* settings of the same names say what each means."""
+
+    concurrency: int
+    page_size: int
+    everything: Literal["auto", "always", "never"]
+    max_url_length: int
+    budget: int
+    deadline: float  # seconds for one patient, retries included
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchOptions:
+        return cls(
+            concurrency=settings.fhir_concurrency,
+            page_size=settings.fhir_page_size,
+            everything=settings.fhir_everything,
+            max_url_length=settings.fhir_max_url_length,
+            budget=settings.fhir_request_budget,
+            deadline=settings.fhir_deadline,
+        )
 
 
 class PatientFetcher:
     """Fetches one patient: Patient/$everything when offered, else a handful of parallel searches."""
 
-    def __init__(self, client: FhirClient, mappings: Mappings, options: FetchOptions | None = None) -> None:
+    def __init__(self, client: FhirClient, mappings: Mappings, options: FetchOptions) -> None:
         self.client = client
-        self.options = options or FetchOptions()
+        self.options = options
         self.observation_codes = sorted({code.code for code in mappings.observation_codes})
         #: 'patient=123' or 'patient=Patient/123': learnt from the first search the server refuses
         self.patient_style: Literal["id", "reference"] = "id"

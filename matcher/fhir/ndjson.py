@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.errors import InputError, internal_error
 from matcher.fhir.assemble import MedicationIndex, RecordAssembler
 from matcher.fhir.bundle import record_from_bundle

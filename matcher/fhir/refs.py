@@ -1,6 +1,8 @@
-"""Reading FHIR references: the id a 'Patient/123', an absolute URL or a versioned reference points to."""
+"""Reading FHIR references: the id a reference points to, a resource's own reference, a Patient replaced by another."""
 
 from __future__ import annotations
+
+from matcher.fhir.concepts import Json, dicts_in
 
 
 def target_id(reference: object, rtype: str) -> str | None:
@@ -15,3 +17,21 @@ def target_id(reference: object, rtype: str) -> str | None:
     tail = reference.rsplit(f"{rtype}/", 1)[1]
     rid = tail.split("/_history/", 1)[0].split("/", 1)[0]
     return rid or None
+
+
+def reference_of(resource: Json, fallback: str) -> str:
+    """'Type/id' of a resource; `fallback` (its fullUrl, or a placeholder) when it has no id."""
+    rid = resource.get("id")
+    return f"{resource['resourceType']}/{rid}" if isinstance(rid, str) and rid else fallback
+
+
+def retired(patient: Json) -> tuple[str, str] | None:
+    """('merged', why) for a Patient replaced by another, ('gone', why) for an inactive one, else None."""
+    for link in dicts_in(patient.get("link")):
+        other = link.get("other")
+        target = other.get("reference") if isinstance(other, dict) else None
+        if link.get("type") == "replaced-by" and isinstance(target, str):
+            return "merged", f"replaced by {target}"
+    if patient.get("active") is False:
+        return "gone", "marked inactive on the FHIR server"
+    return None

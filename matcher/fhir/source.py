@@ -14,8 +14,8 @@ from cachetools import TTLCache
 
 from matcher.errors import PatientNotFoundError
 from matcher.fhir.client import Budget
-from matcher.fhir.distil import retired
 from matcher.fhir.fetch import Fetched, PatientFetcher
+from matcher.fhir.refs import retired
 
 log = logging.getLogger("trialmatch.fhir")
 

@@ -1,40 +1,42 @@
-"""`trialmatch nightly --bulk`: one Bulk Data export (or a _since delta merged into the last one), then
-every patient with one of the diseases evaluated straight from the NDJSON files."""
+"""`trialmatch nightly --bulk`: one Bulk Data export (or a _since delta merged in), evaluated from its NDJSON files."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
-from pathlib import Path
 from typing import Any
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.errors import InputError, TrialmatchError, internal_error
 from matcher.evaluate import evaluate
-from matcher.fhir.bulk import BulkExporter
+from matcher.fhir.bulk import BulkExporter, ExportOptions
 from matcher.fhir.client import Budget, FhirClient, query_chunks
 from matcher.fhir.mirror import Mirror
 from matcher.fhir.ndjson import NdjsonReader, Skipped
 from matcher.jobs.funnel import has_disease_code
-from matcher.jobs.models import Run
-from matcher.jobs.nightly import Nightly, NightlyOptions, _Tally
-from matcher.jobs.progress import RunProgress
-from matcher.jobs.store import FINISHED, Store, now
+from matcher.jobs.models import Run, RunStatus
+from matcher.jobs.nightly import NightlyOptions, Record, run_fields
+from matcher.jobs.store import Store
 from matcher.jobs.wiring import JobParts
 from matcher.record import PatientRecord
 from matcher.serialize import result_json
+from matcher.settings import Settings
 
 log = logging.getLogger("trialmatch.jobs")
 
 
-class BulkNightly(Nightly):
-    def __init__(self, parts: JobParts, store: Store, mappings: Mappings, work_dir: Path) -> None:
+class BulkScreening:
+    """The patients of one export kept in the work folder: those with a disease Condition, read from the files."""
+
+    def __init__(self, parts: JobParts, store: Store, mappings: Mappings, settings: Settings) -> None:
         if parts.client is None:
             raise InputError("--bulk needs a FHIR server: set TRIALMATCH_FHIR_BASE_URL")
-        super().__init__(parts.source, parts.finder, store, mappings)
         self.client: FhirClient = parts.client
-        self.work_dir = work_dir
+        self.source_name = parts.source.name
+        self.store = store
+        self.m = mappings
+        self.settings = settings
         self._records: dict[str, PatientRecord] = {}
         self._unreadable: dict[str, str] = {}
         self._diseased: set[str] = set()
@@ -42,9 +44,10 @@ class BulkNightly(Nightly):
     def mirror(self, group: str | None) -> Mirror:
         """Where this server's (and group's) export is kept between runs."""
         server = hashlib.sha256(self.client.base_url.encode()).hexdigest()[:12]
-        return Mirror(self.work_dir / "bulk" / server / (group or "all"))
+        return Mirror(self.settings.work_dir / "bulk" / server / (group or "all"))
 
-    async def _plan(self, opts: NightlyOptions) -> tuple[Run, list[str]]:
+    async def plan(self, opts: NightlyOptions) -> tuple[Run, list[str]]:
+        """Resume a run whose export is the one on disk, or export (all, or a delta) and start a new run."""
         mirror = self.mirror(opts.group)
         if opts.resume:
             unfinished = self.store.resumable(opts.batch_key, opts.shard)
@@ -56,12 +59,12 @@ class BulkNightly(Nightly):
             ):
                 log.info("resuming run %s from its export of %s", unfinished.id, unfinished.transaction_time)
                 await self._load(mirror, opts)
-                return self.store.update_run(unfinished.id, status="running"), self.store.targets(unfinished.id)
+                return self.store.resume_run(unfinished.id), self.store.targets(unfinished.id)
             if unfinished is not None:
                 log.info("run %s stopped before its export was read: starting a new one", unfinished.id)
         since = self._since(opts, mirror)
-        run = self.store.start_run(**{**self._run_fields(opts), "since": since})
-        exporter = BulkExporter(self.client)
+        run = self.store.start_run(**{**run_fields(opts, self.source_name, self.m), "since": since})
+        exporter = BulkExporter(self.client, ExportOptions.from_settings(self.settings))
         incoming = mirror.folder / f".incoming-{run.id}"
         try:
             manifest, files = await exporter.export(incoming, group=opts.group, since=since, as_of=opts.as_of)
@@ -70,7 +73,7 @@ class BulkNightly(Nightly):
             else:
                 mirror.replace(files, manifest.transaction_time)
         except TrialmatchError as exc:
-            self.store.update_run(run.id, status="failed", finished_at=now(), error=str(exc))
+            self.store.finish_run(run.id, RunStatus.FAILED, error=str(exc))
             raise
         finally:
             Mirror.discard(incoming)
@@ -88,16 +91,8 @@ class BulkNightly(Nightly):
                 raise InputError("--since needs the copy of an earlier export in the work folder; run a full --bulk")
             return opts.since
         kept = mirror.transaction_time()
-        for run in self.store.runs(500):
-            if (
-                run.mode == "bulk"
-                and run.status in FINISHED
-                and run.source == self.source.name
-                and run.group_id == opts.group
-                and run.transaction_time
-                and run.transaction_time == kept
-            ):
-                return run.transaction_time
+        if kept and self.store.finished_export(self.source_name, opts.group, kept) is not None:
+            return kept
         log.info("no earlier export to build on in %s: this one exports everything", mirror.folder)
         return None
 
@@ -127,10 +122,17 @@ class BulkNightly(Nightly):
         """Medication is outside the Patient compartment: an export may leave out what the uses refer to."""
         if not ids:
             return []
-        budget = Budget(1000, self.client.clock() + 600, "the Medications the export lacked")
+        settings = self.settings
+        budget = Budget(
+            settings.export_medications_budget,
+            self.client.clock() + settings.export_medications_deadline,
+            "the Medications the export lacked",
+        )
+        page = [("_count", str(settings.fhir_page_size))]
+        url = self.client.url("Medication")
         found = []
-        for chunk in query_chunks(self.client.url("Medication"), "_id", sorted(ids), [("_count", "1000")], 4000):
-            async for entry in self.client.search("Medication", [("_id", chunk), ("_count", "1000")], budget):
+        for chunk in query_chunks(url, "_id", sorted(ids), page, settings.fhir_max_url_length):
+            async for entry in self.client.search("Medication", [("_id", chunk), *page], budget):
                 found.append(entry["resource"])
         log.info("read %d of %d Medications the export did not hold", len(found), len(ids))
         return found
@@ -138,24 +140,19 @@ class BulkNightly(Nightly):
     def _match_record(self, record: PatientRecord, opts: NightlyOptions) -> dict[str, Any]:
         return result_json(evaluate(record, opts.as_of, self.m))
 
-    async def _evaluate_all(self, run: Run, todo: list[str], opts: NightlyOptions, tally: _Tally) -> None:
-        with RunProgress(len(todo)) as progress:
-            for pid in todo:
-                record = self._records.get(pid)
-                if record is None:
-                    await self._record(run, pid, "error", None, self._unreadable.get(pid, "not in the export"))
-                    progress.advance(error=True)
-                    continue
-                if record.patient.retired is not None:  # merged into another record, or inactive
-                    outcome, detail = record.patient.retired
-                    await self._record(run, pid, outcome, None, detail)
-                    progress.advance()
-                    continue
+    async def evaluate_all(self, run: Run, todo: list[str], opts: NightlyOptions, record: Record) -> None:
+        """Each patient's record was read with the export: only the evaluation is left (in a thread)."""
+        for pid in todo:
+            patient_record = self._records.get(pid)
+            if patient_record is None:
+                await record(pid, "error", None, self._unreadable.get(pid, "not in the export"))
+            elif patient_record.patient.retired is not None:  # merged into another record, or inactive
+                state, detail = patient_record.patient.retired
+                await record(pid, state, None, detail)
+            else:
                 try:
-                    result = await asyncio.to_thread(self._match_record, record, opts)
+                    result = await asyncio.to_thread(self._match_record, patient_record, opts)
                 except Exception as exc:  # a bug: this patient is recorded as an error, the night goes on
-                    await self._record(run, pid, "error", None, internal_error(log, f"Patient/{pid}", exc))
-                    progress.advance(error=True)
-                    continue
-                await self._record(run, pid, "evaluated", result, None)
-                progress.advance()
+                    await record(pid, "error", None, internal_error(log, f"Patient/{pid}", exc))
+                else:
+                    await record(pid, "evaluated", result, None)

@@ -71,15 +71,12 @@ def _statuses(result: Result | None) -> dict[str, str]:
 def _state(result: Result | None) -> str | None:
     if result is None:
         return None
-    return result.verdict if result.outcome == "evaluated" else result.outcome
+    return result.verdict if result.state == "evaluated" else result.state
 
 
 def _candidate(result: Result | None) -> bool:
     return (
-        result is not None
-        and result.outcome == "evaluated"
-        and result.verdict in CANDIDATE
-        and result.cohort is not None
+        result is not None and result.state == "evaluated" and result.verdict in CANDIDATE and result.cohort is not None
     )
 
 
@@ -98,12 +95,12 @@ def diff(before: Mapping[str, Result], after: Mapping[str, Result], pending: Set
             else:
                 out.not_reached += 1
             continue
-        if b is not None and b.outcome in ("gone", "merged"):
-            if a is not None and a.outcome not in ("gone", "merged"):
+        if b is not None and b.state in ("gone", "merged"):
+            if a is not None and a.state not in ("gone", "merged"):
                 change.detail = b.detail
                 out.removed.append(change)
             continue
-        if b is not None and b.outcome == "error":
+        if b is not None and b.state == "error":
             if _candidate(a):
                 change.detail = b.detail
                 out.not_evaluated.append(change)

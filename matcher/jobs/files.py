@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from matcher.jobs.diff import render
-from matcher.jobs.nightly import NightlyOutcome
+from matcher.jobs.nightly import NightResult
 from matcher.trial import TRIAL_ID
 
 
@@ -20,14 +20,14 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def ranked_json(outcome: NightlyOutcome) -> dict[str, Any]:
-    return {"trial": TRIAL_ID, "as_of": outcome.run.as_of.isoformat(), "candidates": outcome.candidates}
+def ranked_json(night: NightResult) -> dict[str, Any]:
+    return {"trial": TRIAL_ID, "as_of": night.run.as_of.isoformat(), "candidates": night.candidates}
 
 
-def write_run_files(outcome: NightlyOutcome) -> list[Path]:
-    folder = outcome.report_dir
+def write_run_files(night: NightResult) -> list[Path]:
+    folder = night.report_dir
     folder.mkdir(parents=True, exist_ok=True)
-    run = outcome.run
+    run = night.run
     about = {
         "run": run.id,
         "batch": run.batch,
@@ -36,12 +36,12 @@ def write_run_files(outcome: NightlyOutcome) -> list[Path]:
         "source": run.source,
         "matcher": run.matcher_version,
         "mappings": run.mappings_digest,
-        "summary": outcome.summary,
+        "summary": night.summary,
     }
     files = {
-        "candidates.json": ranked_json(outcome),
+        "candidates.json": ranked_json(night),
         "summary.json": about,
-        "changes.json": outcome.changes.as_json() if outcome.changes else None,
+        "changes.json": night.changes.as_json() if night.changes else None,
     }
     written = []
     for name, payload in files.items():
@@ -49,7 +49,7 @@ def write_run_files(outcome: NightlyOutcome) -> list[Path]:
         write_atomically(path, orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n")
         written.append(path)
     report = folder / "report.txt"
-    write_atomically(report, _report(outcome).encode())
+    write_atomically(report, _report(night).encode())
     written.append(report)
     return written
 
@@ -68,9 +68,9 @@ def _failed(result: dict[str, Any]) -> list[str]:
     return [f"{c['id']}: {c['reason']}" for c in result["criteria"] if c["status"] == "fail"]
 
 
-def _report(outcome: NightlyOutcome) -> str:
+def _report(night: NightResult) -> str:
     """A plain summary for coordinators (the full report is rendered elsewhere from the same files)."""
-    run, s = outcome.run, outcome.summary
+    run, s = night.run, night.summary
     lines = [
         f"{TRIAL_ID} nightly run {run.id} ({run.status}) as of {run.as_of.isoformat()}, source {run.source}",
         f"screened {s['screened']} patients with one of the diseases in {s['seconds']} s, "
@@ -79,13 +79,13 @@ def _report(outcome: NightlyOutcome) -> str:
         "",
         "candidates (eligible first):",
     ]
-    for c in outcome.candidates:
+    for c in night.candidates:
         if c["verdict"] == "ineligible":
             continue
         lines.append(f"  {c['verdict']:<17} {c['cohort'] or '-':<9} {c['score']:.2f}  {c['patient']}")
         lines += [f"      {item}" for item in open_items(c)]
-    near = [c for c in outcome.candidates if c["verdict"] == "ineligible" and len(_failed(c)) == 1]
+    near = [c for c in night.candidates if c["verdict"] == "ineligible" and len(_failed(c)) == 1]
     lines += ["", "near misses (ineligible on one criterion only):"]
     lines += [f"  {c['cohort'] or '-':<9} {c['patient']}  {_failed(c)[0]}" for c in near] or ["  (none)"]
-    lines += ["", "changes since the previous run:", render(outcome.changes) if outcome.changes else "  (first run)"]
+    lines += ["", "changes since the previous run:", render(night.changes) if night.changes else "  (first run)"]
     return "\n".join(lines) + "\n"

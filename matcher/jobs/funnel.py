@@ -18,14 +18,14 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
-from matcher.codes.loader import Mappings
-from matcher.codes.model import Code
-from matcher.errors import InputError
+from matcher.codes.model import Code, Mappings
+from matcher.errors import InputError, Malformed
 from matcher.fhir.client import Budget, FhirClient, query_chunks
-from matcher.fhir.distil import Malformed, codings
+from matcher.fhir.concepts import codings
 from matcher.fhir.groups import current_members
 from matcher.fhir.refs import target_id
 from matcher.fhir.source import LocalSource
+from matcher.settings import Settings
 from matcher.trial import NCT07161193
 
 log = logging.getLogger("trialmatch.jobs")
@@ -50,22 +50,34 @@ def has_disease_code(condition: dict[str, Any], mappings: Mappings) -> bool:
     return bool(set(mappings.valuesets.lookup_any(codes)) & disease_valuesets())
 
 
-@dataclass
+@dataclass(frozen=True)
 class FunnelOptions:
-    prefixes: Literal["scan", "below"] = "scan"
-    page_size: int = 1000
-    max_url_length: int = 4000
-    budget: int = 100_000
-    deadline: float = 3600.0  # seconds for the whole funnel
+    """How the funnel searches: TRIALMATCH_FUNNEL_PREFIXES, _BUDGET, _DEADLINE and the FHIR page and URL sizes."""
+
+    prefixes: Literal["scan", "below"]
+    page_size: int
+    max_url_length: int
+    budget: int
+    deadline: float  # seconds for the whole funnel
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FunnelOptions:
+        return cls(
+            prefixes=settings.funnel_prefixes,
+            page_size=settings.fhir_page_size,
+            max_url_length=settings.fhir_max_url_length,
+            budget=settings.funnel_budget,
+            deadline=settings.funnel_deadline,
+        )
 
 
 class ServerFunnel:
     """Condition searches on a FHIR server, subject only."""
 
-    def __init__(self, client: FhirClient, mappings: Mappings, options: FunnelOptions | None = None) -> None:
+    def __init__(self, client: FhirClient, mappings: Mappings, options: FunnelOptions) -> None:
         self.client = client
         self.m = mappings
-        self.options = options or FunnelOptions()
+        self.options = options
 
     async def candidates(self, group: str | None, as_of: date) -> tuple[set[str], int]:
         budget = Budget(self.options.budget, self.client.clock() + self.options.deadline, "the candidate funnel")

@@ -3,14 +3,48 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Date, DateTime, Dialect, Float, ForeignKey, Integer, String, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: JSONB on PostgreSQL, JSON text elsewhere
 Document = JSON().with_variant(JSONB(), "postgresql")
+
+
+class RunStatus(StrEnum):
+    """Where a run stands; stored as its value."""
+
+    RUNNING = "running"
+    #: every target evaluated
+    COMPLETE = "complete"
+    #: every target done, some in error
+    PARTIAL = "partial"
+    #: stopped or killed: resume it
+    INCOMPLETE = "incomplete"
+    #: found no targets: the funnel or the export failed
+    FAILED = "failed"
+
+
+#: statuses of a run that got through all its targets (a diff or an incremental export may build on it)
+FINISHED = frozenset({RunStatus.COMPLETE, RunStatus.PARTIAL})
+#: statuses of a run with patients still to do or to retry
+RESUMABLE = frozenset({RunStatus.RUNNING, RunStatus.INCOMPLETE, RunStatus.PARTIAL})
+
+
+class StatusColumn(TypeDecorator[RunStatus]):
+    """A RunStatus in a VARCHAR(16) column: the plain value is written, a RunStatus read back."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else RunStatus(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> RunStatus | None:
+        return None if value is None else RunStatus(value)
 
 
 class Base(DeclarativeBase):
@@ -33,9 +67,7 @@ class Run(Base):
     as_of: Mapped[date] = mapped_column(Date)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    #: running | complete (every target evaluated) | partial (every target done, some in error) |
-    #: incomplete (stopped or killed: resume it) | failed (found no targets: the funnel or export failed)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[RunStatus] = mapped_column(StatusColumn(), index=True)
     matcher_version: Mapped[str] = mapped_column(String(32))
     mappings_digest: Mapped[str] = mapped_column(String(32))
     mappings_files: Mapped[dict[str, Any]] = mapped_column(Document)
@@ -82,8 +114,8 @@ class Result(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     patient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     #: evaluated | error | gone (deleted on the server) | merged (into another patient) | left (no longer
-    #: a candidate of the funnel)
-    outcome: Mapped[str] = mapped_column(String(16), index=True)
+    #: a candidate of the funnel); the column keeps its first name, outcome
+    state: Mapped[str] = mapped_column("outcome", String(16), index=True)
     verdict: Mapped[str | None] = mapped_column(String(24), nullable=True)
     cohort: Mapped[str | None] = mapped_column(String(16), nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)

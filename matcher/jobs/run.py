@@ -12,12 +12,15 @@ from typing import Any
 
 import orjson
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.errors import ExitCode, InputError
+from matcher.jobs.database import safe_url
 from matcher.jobs.diff import diff, render
 from matcher.jobs.files import ranked_json, write_run_files
-from matcher.jobs.nightly import Nightly, NightlyOptions
-from matcher.jobs.store import Store, safe_url
+from matcher.jobs.funnel_run import FunnelScreening
+from matcher.jobs.models import RunStatus
+from matcher.jobs.nightly import Nightly, NightlyOptions, NightResult, Screening
+from matcher.jobs.store import Store
 from matcher.jobs.wiring import open_job
 from matcher.settings import Settings
 
@@ -44,35 +47,44 @@ def run_nightly(args: argparse.Namespace, settings: Settings, mappings: Mappings
     )
     store = Store(settings.database)
     try:
-        outcome = asyncio.run(_run(settings, mappings, store, opts, bulk=args.bulk))
+        night = asyncio.run(_run(settings, mappings, store, opts, bulk=args.bulk))
     finally:
         store.close()
-    files = write_run_files(outcome)
-    dump(ranked_json(outcome))
-    s = outcome.summary
+    files = write_run_files(night)
+    dump(ranked_json(night))
+    s = night.summary
     print(
-        f"trialmatch: run {outcome.run.id} {outcome.run.status}: {s['screened']} patients screened, "
+        f"trialmatch: run {night.run.id} {night.run.status}: {s['screened']} patients screened, "
         f"{s['errors']} errors, {s['requests_sent']} FHIR requests, {s['seconds']} s",
         file=sys.stderr,
     )
     print(f"trialmatch: results stored in {safe_url(settings.database)}", file=sys.stderr)
     print(f"trialmatch: report written to {files[0].parent}", file=sys.stderr)
-    return ExitCode.OK if outcome.complete else ExitCode.INCOMPLETE
+    return ExitCode.OK if night.complete else ExitCode.INCOMPLETE
 
 
-async def _run(settings: Settings, mappings: Mappings, store: Store, opts: NightlyOptions, *, bulk: bool) -> Any:
+async def _run(
+    settings: Settings, mappings: Mappings, store: Store, opts: NightlyOptions, *, bulk: bool
+) -> NightResult:
     async with open_job(settings, mappings) as parts:
+        screening: Screening
         if bulk:
-            from matcher.jobs.bulk_run import BulkNightly  # noqa: PLC0415
+            from matcher.jobs.bulk_run import BulkScreening  # noqa: PLC0415
 
-            return await BulkNightly(parts, store, mappings, settings.work_dir).run(opts)
-        return await Nightly(parts.source, parts.finder, store, mappings).run(opts)
+            screening = BulkScreening(parts, store, mappings, settings)
+        else:
+            screening = FunnelScreening(parts.source, parts.finder, store, mappings)
+        return await Nightly(screening, parts.source, store).run(opts)
 
 
-def list_runs(settings: Settings, limit: int) -> str:
+def list_runs(settings: Settings, limit: int, before: str | None = None) -> str:
+    """The latest `limit` runs; with `before` (a run id or prefix), the ones started before that run."""
     store = Store(settings.database)
     try:
-        rows = store.runs(limit)
+        anchor = store.run(before) if before else None
+        if before and anchor is None:
+            raise InputError(f"no such run: {before}")
+        rows = store.runs(limit, before=anchor)
     finally:
         store.close()
     lines = [f"{'run':<36}  {'batch':<28} {'shard':>5}  {'status':<10} {'screened':>8} {'errors':>6}  started"]
@@ -94,14 +106,14 @@ def show_diff(settings: Settings, ids: list[str], *, as_json: bool) -> str:
                 raise InputError(f"no such run: {ids[0] if earlier is None else ids[1]}")
             before, after = store.batch_results(earlier.batch), store.batch_results(latest.batch)
         elif not ids:
-            latest = next((r for r in store.runs(200) if r.status == "complete"), None)
+            latest = store.latest_run(RunStatus.COMPLETE)
             previous = store.previous_batch(latest) if latest else None
             if latest is None or previous is None:
                 raise InputError("fewer than two complete nights are stored: nothing to compare")
             before, after = store.batch_results(previous), store.batch_results(latest.batch)
         else:
             raise InputError("diff takes two runs, or none (the last two nights)")
-        pending = store.targets_of(r.id for r in store.batch_runs(latest.batch)) - after.keys()
+        pending = store.batch_targets(latest.batch) - after.keys()
     finally:
         store.close()
     changes = diff(before, after, pending)

@@ -1,107 +1,38 @@
-"""The run history in a real database: SQLite by default, PostgreSQL by URL; schema kept by alembic migrations."""
+"""The run history as a repository: runs, the patients each set out to evaluate, their results, a night's candidates."""
 
 from __future__ import annotations
 
-import fcntl
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import CursorResult, Engine, create_engine, event, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from matcher.errors import DatabaseError
-from matcher.jobs.models import Batch, BatchCandidate, Result, Run, Target
+from matcher.jobs.database import insert, open_database
+from matcher.jobs.models import FINISHED, RESUMABLE, Batch, BatchCandidate, Result, Run, RunStatus, Target
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-#: statuses of a run that got through all its targets (a diff or an incremental export may build on it)
-FINISHED = ("complete", "partial")
-#: statuses of a run with patients still to do or to retry
-RESUMABLE = ("running", "incomplete", "partial")
 #: rows written per statement
 _CHUNK = 1000
-#: PostgreSQL advisory lock held while migrating ("trialmatch" in ASCII, folded into 63 bits)
-_MIGRATION_LOCK = 0x7472_6961_6C6D_6174
 
 
-def engine_for(url: str) -> Engine:
-    """An engine for `url`; plain postgresql:// URLs use psycopg 3, SQLite waits for concurrent shards."""
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(connection: Any, _: Any) -> None:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the shard that writes
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-    return engine
-
-
-def migrate(engine: Engine, url: str) -> None:
-    """Bring the schema to the latest migration; shards starting together wait for each other."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with _file_lock(engine, url), engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-
-
-@contextmanager
-def _file_lock(engine: Engine, url: str) -> Iterator[None]:
-    """SQLite: an exclusive lock on a file beside the database (PostgreSQL locks inside the transaction)."""
-    if engine.dialect.name != "sqlite" or not url.startswith("sqlite:///"):
-        yield
-        return
-    with Path(url.removeprefix("sqlite:///") + ".lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def now() -> datetime:
+def utc_now() -> datetime:
+    """The clock a Store reads unless it is given another."""
     return datetime.now(UTC)
 
 
-def safe_url(url: str) -> str:
-    """A database URL without its password, fit for logs and messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
-    return url
-
-
 class Store:
-    """Runs, targets and results; every write is idempotent (an upsert), so a resumed run never duplicates."""
+    """Runs, targets and results; every write is idempotent (an upsert), so a resumed run never duplicates.
 
-    def __init__(self, url: str) -> None:
+    Times written (a run's start and end, when a result was recorded) are read from `clock`.
+    """
+
+    def __init__(self, url: str, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.url = url
-        try:
-            self.engine = engine_for(url)
-            migrate(self.engine, url)
-        except (SQLAlchemyError, OSError) as exc:
-            first = str(exc).splitlines()[0][:200] if str(exc) else ""
-            raise DatabaseError(
-                f"the run history database {safe_url(url)} cannot be used: {type(exc).__name__} {first}"
-            ) from None
+        self.clock = clock
+        self.engine = open_database(url)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -121,7 +52,7 @@ class Store:
         versions: dict[str, Any],
         since: str | None = None,
         targets: Iterable[str] | None = None,
-        status: str = "running",
+        status: RunStatus = RunStatus.RUNNING,
     ) -> Run:
         """A new run, and (in the same transaction) the patients it sets out to evaluate."""
         run = Run(
@@ -133,7 +64,7 @@ class Store:
             source=source,
             group_id=group,
             as_of=as_of,
-            started_at=now(),
+            started_at=self.clock(),
             status=status,
             matcher_version=versions["matcher"],
             mappings_digest=versions["mappings"],
@@ -149,15 +80,13 @@ class Store:
                     Run.batch == batch,
                     Run.shard_index == shard[0],
                     Run.shard_count == shard[1],
-                    Run.status == "running",
+                    Run.status == RunStatus.RUNNING,
                 )
-                .values(status="incomplete")
+                .values(status=RunStatus.INCOMPLETE)
             )
             s.add(run)
             s.flush()
-            rows = [{"run_id": run.id, "patient_id": pid} for pid in sorted(set(targets or ()))]
-            for i in range(0, len(rows), _CHUNK):
-                s.execute(self._insert(Target).values(rows[i : i + _CHUNK]).on_conflict_do_nothing())
+            self._add_targets(s, run.id, targets or ())
         return run
 
     def resumable(self, batch: str, shard: tuple[int, int]) -> Run | None:
@@ -180,6 +109,13 @@ class Store:
                 setattr(run, key, value)
         return run
 
+    def resume_run(self, run_id: str) -> Run:
+        return self.update_run(run_id, status=RunStatus.RUNNING)
+
+    def finish_run(self, run_id: str, status: RunStatus, **values: Any) -> Run:
+        """The run's end: its status, the time it ended, and other fields (summary, error, requests_sent)."""
+        return self.update_run(run_id, status=status, finished_at=self.clock(), **values)
+
     def run(self, run_id: str) -> Run | None:
         """A run by id, or by a unique prefix of its id."""
         with self.session() as s:
@@ -189,9 +125,23 @@ class Store:
             found = s.scalars(select(Run).where(Run.id.startswith(run_id))).all()
             return found[0] if len(found) == 1 else None
 
-    def runs(self, limit: int = 20) -> Sequence[Run]:
+    def runs(self, limit: int = 20, *, before: Run | None = None) -> Sequence[Run]:
+        """The latest `limit` runs, newest first; with `before`, those started before that run (the next page)."""
+        query = select(Run)
+        if before is not None:
+            query = query.where(
+                or_(
+                    Run.started_at < before.started_at,
+                    (Run.started_at == before.started_at) & (Run.id < before.id),
+                )
+            )
         with self.session() as s:
-            return s.scalars(select(Run).order_by(Run.started_at.desc()).limit(limit)).all()
+            return s.scalars(query.order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)).all()
+
+    def latest_run(self, status: RunStatus) -> Run | None:
+        """The run started last among those with this status."""
+        with self.session() as s:
+            return s.scalars(select(Run).where(Run.status == status).order_by(Run.started_at.desc()).limit(1)).first()
 
     def batch_runs(self, batch: str) -> Sequence[Run]:
         with self.session() as s:
@@ -206,7 +156,7 @@ class Store:
                     Run.batch != before.batch,
                     Run.mode == before.mode,
                     Run.source == before.source,
-                    Run.group_id.is_(None) if before.group_id is None else Run.group_id == before.group_id,
+                    _of_group(before.group_id),
                     Run.started_at < before.started_at,
                 )
                 .order_by(Run.started_at.desc())
@@ -217,6 +167,22 @@ class Store:
             if done == set(range(shards[0].shard_count)):
                 return batch
         return None
+
+    def finished_export(self, source: str, group: str | None, transaction_time: str) -> Run | None:
+        """The latest bulk run of this source and group that got through an export of `transaction_time`."""
+        with self.session() as s:
+            return s.scalars(
+                select(Run)
+                .where(
+                    Run.mode == "bulk",
+                    Run.status.in_(FINISHED),
+                    Run.source == source,
+                    _of_group(group),
+                    Run.transaction_time == transaction_time,
+                )
+                .order_by(Run.started_at.desc())
+                .limit(1)
+            ).first()
 
     # -- a night's candidates, found once and shared by its shards -----------------------------------
 
@@ -231,25 +197,23 @@ class Store:
         rows = [{"batch": batch, "patient_id": pid} for pid in sorted(set(ids))]
         with self.session.begin() as s:
             inserted: CursorResult[Any] = s.execute(  # type: ignore[assignment]
-                self._insert(Batch)
-                .values(batch=batch, found_at=now(), candidates=len(rows), requests=requests)
+                insert(self.engine, Batch)
+                .values(batch=batch, found_at=self.clock(), candidates=len(rows), requests=requests)
                 .on_conflict_do_nothing()
             )
             if inserted.rowcount:
-                for i in range(0, len(rows), _CHUNK):
-                    s.execute(self._insert(BatchCandidate).values(rows[i : i + _CHUNK]).on_conflict_do_nothing())
+                self._insert_new(s, BatchCandidate, rows)
         stored = self.batch_candidates(batch)
-        assert stored is not None
+        if stored is None:
+            raise DatabaseError(f"the candidates of {batch} were written but cannot be read back")
         return stored
 
     # -- targets -----------------------------------------------------------------------------------
 
     def set_targets(self, run_id: str, patient_ids: Iterable[str], **run_values: Any) -> None:
         """The patients a run sets out to evaluate, and (in the same transaction) other fields of the run."""
-        rows = [{"run_id": run_id, "patient_id": pid} for pid in sorted(set(patient_ids))]
         with self.session.begin() as s:
-            for i in range(0, len(rows), _CHUNK):
-                s.execute(self._insert(Target).values(rows[i : i + _CHUNK]).on_conflict_do_nothing())
+            self._add_targets(s, run_id, patient_ids)
             if run_values:
                 run = s.get_one(Run, run_id)
                 for key, value in run_values.items():
@@ -259,28 +223,39 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(Target.patient_id).where(Target.run_id == run_id).order_by(Target.patient_id)))
 
+    def targets_of(self, run_ids: Iterable[str]) -> set[str]:
+        """The patients any of these runs set out to evaluate."""
+        with self.session() as s:
+            return set(s.scalars(select(Target.patient_id).where(Target.run_id.in_(list(run_ids)))))
+
+    def batch_targets(self, batch: str) -> set[str]:
+        """The patients any run (shard) of a batch set out to evaluate."""
+        with self.session() as s:
+            return set(s.scalars(select(Target.patient_id).join(Run).where(Run.batch == batch)))
+
     # -- results -----------------------------------------------------------------------------------
 
     def record(
         self,
         run_id: str,
         patient_id: str,
-        outcome: str,
+        state: str,
         result: dict[str, Any] | None = None,
         detail: str | None = None,
     ) -> None:
+        """One patient's state in a run (evaluated, with its MatchResult; error, gone, merged or left)."""
         values = {
             "run_id": run_id,
             "patient_id": patient_id,
-            "outcome": outcome,
+            "outcome": state,
             "verdict": result.get("verdict") if result else None,
             "cohort": result.get("cohort") if result else None,
             "score": result.get("score") if result else None,
             "result": result,
             "detail": detail,
-            "recorded_at": now(),
+            "recorded_at": self.clock(),
         }
-        statement = self._insert(Result).values(values)
+        statement = insert(self.engine, Result).values(values)
         statement = statement.on_conflict_do_update(
             index_elements=["run_id", "patient_id"],
             set_={k: statement.excluded[k] for k in values if k not in ("run_id", "patient_id")},
@@ -291,23 +266,31 @@ class Store:
     def finished(self, run_id: str) -> set[str]:
         """Patients this run needs not do again (anything but an error)."""
         with self.session() as s:
-            return set(s.scalars(select(Result.patient_id).where(Result.run_id == run_id, Result.outcome != "error")))
+            return set(s.scalars(select(Result.patient_id).where(Result.run_id == run_id, Result.state != "error")))
 
     def results(self, run_ids: Iterable[str]) -> dict[str, Result]:
-        """Patient id -> result, over several runs (a batch's shards); the latest recording wins."""
+        """Patient id -> result, over several runs; the latest recording wins."""
         with self.session() as s:
             rows = s.scalars(select(Result).where(Result.run_id.in_(list(run_ids))).order_by(Result.recorded_at))
             return {r.patient_id: r for r in rows}
 
     def batch_results(self, batch: str) -> dict[str, Result]:
-        return self.results(r.id for r in self.batch_runs(batch))
-
-    def targets_of(self, run_ids: Iterable[str]) -> set[str]:
-        """The patients any of these runs set out to evaluate."""
+        """Patient id -> result over every run (shard) of a batch; the latest recording wins."""
         with self.session() as s:
-            return set(s.scalars(select(Target.patient_id).where(Target.run_id.in_(list(run_ids)))))
+            rows = s.scalars(select(Result).join(Run).where(Run.batch == batch).order_by(Result.recorded_at))
+            return {r.patient_id: r for r in rows}
 
-    def _insert(self, table: type[Any]) -> Any:
-        if self.engine.dialect.name == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+    # -- writing many rows ---------------------------------------------------------------------------
+
+    def _add_targets(self, s: Session, run_id: str, patient_ids: Iterable[str]) -> None:
+        self._insert_new(s, Target, [{"run_id": run_id, "patient_id": pid} for pid in sorted(set(patient_ids))])
+
+    def _insert_new(self, s: Session, table: type[Any], rows: list[dict[str, Any]]) -> None:
+        """Rows that are not there yet, `_CHUNK` to a statement."""
+        for i in range(0, len(rows), _CHUNK):
+            s.execute(insert(self.engine, table).values(rows[i : i + _CHUNK]).on_conflict_do_nothing())
+
+
+def _of_group(group: str | None) -> ColumnElement[bool]:
+    """Runs of this Group (or of no Group: the whole hospital)."""
+    return Run.group_id.is_(None) if group is None else Run.group_id == group

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.fhir.client import FhirClient
 from matcher.fhir.connect import fhir_client, http_client, server_source
 from matcher.fhir.source import LocalSource, PatientSource, default_fixtures_dir
@@ -29,9 +29,5 @@ async def open_job(settings: Settings, mappings: Mappings) -> AsyncIterator[JobP
         return
     async with http_client(settings) as http:
         client = fhir_client(settings, http)
-        options = FunnelOptions(
-            prefixes=settings.funnel_prefixes,
-            page_size=settings.fhir_page_size,
-            max_url_length=settings.fhir_max_url_length,
-        )
+        options = FunnelOptions.from_settings(settings)
         yield JobParts(server_source(settings, mappings, client), ServerFunnel(client, mappings, options), client)

@@ -152,6 +152,14 @@ def test_a_site_file_may_override_a_default_only_when_it_says_so(tmp_path):
         ("drugs", '[drugset.ra_standard]\ndrugs = ["unobtainium"]\n', "not defined"),
         ("valuesets", '[valueset.sle]\ninclude = [{ system = "snomed", codes = ["1"] }]\n', "not a URI"),
         ("limits", '[uln.alt]\nunit = "mg/dL"\nmale = 1.0\nfemale = 1.0\nsource = "x"\n', "cannot convert"),
+        ("limits", '[uln.gold]\nunit = "mg/dL"\nmale = 1.0\nfemale = 1.0\nsource = "x"\n', "not an analyte"),
+        ("labs", '[analyte.x]\ncodes = [{ system = "urn:x", code = "1" }]\n', "does not say whether its result"),
+        ("labs", '[analyte.x]\nresult = "quantity"\nunit = "mg"\n', "has no codes"),
+        ("valuesets", '[valueset.x]\nexclude = [{ system = "urn:x", codes = ["1"] }]\n', "includes no codes"),
+        ("valuesets", '[valueset.sle]\ninclude = [{ system = "urn:x" }]\n', "neither codes nor prefixes"),
+        ("scores", '[score.x]\nmin = 10.0\nmax = 1.0\ncodes = [{ system = "urn:x", code = "1" }]\n', "above max"),
+        ("scores", '[score.x]\ncodes = [{ system = "http://loinc.org", code = "1742-6" }]\n', "to both alt and x"),
+        ("answers", '[answer.negative]\nwords = ["Weakly  Positive"]\n', "is both positive and negative"),
     ],
 )
 def test_bad_site_files_are_refused(tmp_path, kind, body, message):

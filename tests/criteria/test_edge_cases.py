@@ -17,11 +17,6 @@ from matcher.fhir.bundle import record_from_bundle
 ALT, AST = "1742-6", "1920-8"
 
 
-def normal_liver(p: PatientBuilder) -> PatientBuilder:
-    p.lab(ALT, "ALT", 20, "U/L", ago(10))
-    return p.lab(AST, "AST", 20, "U/L", ago(10))
-
-
 def test_an_unusable_measured_clearance_is_not_overridden_by_the_estimate(criterion):
     p = PatientBuilder("crcl", sex="male", birth="1976-01-01")
     p.lab("2160-0", "Creatinine", 0.9, "mg/dL", ago(5))
@@ -30,87 +25,6 @@ def test_an_unusable_measured_clearance_is_not_overridden_by_the_estimate(criter
     result = criterion(p, "renal_function")
     assert result.status == "review"
     assert "creatinine clearance on" in reason(result)
-
-
-def test_a_year_only_result_does_not_hide_a_newer_exact_one(criterion):
-    p = PatientBuilder("partial", sex="male")
-    p.lab(ALT, "ALT", 20, "U/L", ago()[:4])  # "2026": may be any day of the year
-    p.lab(ALT, "ALT", 500, "U/L", ago(5))
-    p.lab(AST, "AST", 20, "U/L", ago(5))
-    assert criterion(p, "liver_function").status == "fail"
-
-
-def test_a_result_dated_too_vaguely_to_place_needs_a_look(criterion):
-    p = normal_liver(PatientBuilder("vague", sex="male"))
-    p.lab(ALT, "ALT", 20, "U/L", "2026-06")  # asked on 2026-06-25: this month may mean after that day
-    result = criterion(p, "liver_function", date(2026, 6, 25))
-    assert result.status == "review"
-    assert "too imprecise" in reason(result)
-
-
-@pytest.mark.parametrize(
-    ("value", "comparator", "status"),
-    [(15, None, "fail"), (800, None, "fail"), (20, "<", "review"), (0, None, "pass")],
-)
-def test_detectable_viral_load_is_positive_whatever_the_printed_range(criterion, value, comparator, status):
-    p = PatientBuilder("dna", sex="male").serology("5196-1", "HBsAg", "negative", ago(10))
-    quantity = {"value": value, "unit": "IU/mL", "system": "http://unitsofmeasure.org", "code": "[IU]/mL"}
-    if comparator:
-        quantity["comparator"] = comparator
-    p.obs(
-        LOINC,
-        "42595-9",
-        "HBV DNA",
-        ago(10),
-        extra={"valueQuantity": quantity, "referenceRange": [{"high": {**quantity, "value": 20, "comparator": None}}]},
-    )
-    p.resources[-1]["referenceRange"][0]["high"].pop("comparator")
-    assert criterion(p, "hepatitis_b").status == status
-
-
-def test_the_reference_range_for_the_patients_sex_is_used(criterion):
-    def rng(sex: str, high: float) -> dict:
-        return {
-            "high": {"value": high, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"},
-            "appliesTo": [cc("http://hl7.org/fhir/administrative-gender", sex)],
-        }
-
-    p = PatientBuilder("ranges", sex="female")
-    p.obs(
-        LOINC,
-        "2160-0",
-        "Creatinine",
-        ago(5),
-        value=2.5,
-        unit="mg/dL",
-        extra={"referenceRange": [rng("male", 1.3), rng("female", 1.1)]},
-    )
-    result = criterion(p, "renal_function")
-    assert result.status == "fail"  # 2.27 x the female limit, not 1.9 x the male one
-    assert "1.1 mg/dL, the result's own reference range" in reason(result)
-
-
-def test_ranges_for_other_groups_fall_back_to_the_default(criterion):
-    p = PatientBuilder("ranges", sex="male")
-    p.obs(
-        LOINC,
-        "2160-0",
-        "Creatinine",
-        ago(5),
-        value=2.0,
-        unit="mg/dL",
-        extra={
-            "referenceRange": [
-                {
-                    "high": {"value": 5.0, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"},
-                    "appliesTo": [cc("http://hl7.org/fhir/administrative-gender", "female")],
-                }
-            ]
-        },
-    )
-    result = criterion(p, "renal_function")
-    assert "default ULN" in reason(result)
-    assert "reference ranges are for other groups" in reason(result)
 
 
 def test_a_newer_unreadable_hbsag_keeps_a_negative_from_passing(criterion):
@@ -159,19 +73,6 @@ def test_an_undated_positive_is_not_passed_over(criterion):
     p.obs(LOINC, "56888-1", "HIV Ag/Ab", ago(1), answer=cc(SNOMED, "10828004"))
     del p.resources[-1]["effectiveDateTime"]
     assert criterion(p, "hiv").status == "review"
-
-
-@pytest.mark.parametrize(
-    ("code", "value", "unit"),
-    [(ALT, -500, "U/L"), ("2160-0", 0, "mg/dL"), ("29463-7", 1e308, "kg"), ("8636-3", 5, "ms")],
-)
-def test_implausible_values_are_unusable_not_crashes(run, code, value, unit):
-    p = normal_liver(PatientBuilder("bad", sex="male"))
-    p.lab("2160-0", "Creatinine", 0.9, "mg/dL", ago(8))
-    p.lab("29463-7", "Weight", 80, "kg", ago(8))
-    p.lab(code, "x", value, unit, ago(2))
-    criterion = {ALT: "liver_function", "2160-0": "renal_function", "29463-7": "renal_function", "8636-3": "cardiac"}
-    assert run(p).criterion(criterion[code]).status != "pass"
 
 
 def test_a_history_of_hepatitis_c_is_for_review(criterion):

@@ -7,7 +7,7 @@ import pytest
 from fixturekit import ATC, ICD10, ICD10CM, RXNORM, SNOMED, PatientBuilder, ago
 
 from matcher.codes.loader import default_mappings_dir, load_mappings
-from matcher.criteria.therapy import Exposure, courses
+from matcher.criteria.refractory import Exposure, courses
 from matcher.errors import MappingError
 from matcher.explain import reason
 from matcher.record import MedicationFact, PartialDate

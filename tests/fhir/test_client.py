@@ -11,20 +11,15 @@ import httpx
 import pytest
 import respx
 
-from matcher.errors import AuthorizationError, UpstreamError, UpstreamTimeoutError
-from matcher.fhir.client import Budget, FhirClient, RetryPolicy, parse_retry_after
+from matcher.errors import AuthorizationError, ConfigurationError, UpstreamError, UpstreamTimeoutError
+from matcher.fhir.client import Budget, FhirClient
+from matcher.fhir.connect import fhir_client
+from matcher.fhir.retry import RetryPolicy
+from matcher.settings import shipped
 
 BASE = "https://fhir.example/r4"
-
-
-class Sleeps:
-    """A fake sleep that records the pauses instead of waiting."""
-
-    def __init__(self) -> None:
-        self.pauses: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.pauses.append(seconds)
+#: five retries from 1 s: room for a deadline to come first
+PATIENT = RetryPolicy(retries=5, backoff=1.0, backoff_max=30)
 
 
 class CountingAuth:
@@ -50,11 +45,6 @@ def bundle(*ids: str, next_url: str | None = None) -> dict[str, Any]:
     if next_url:
         out["link"] = [{"relation": "next", "url": next_url}]
     return out
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 @pytest.fixture
@@ -126,6 +116,27 @@ async def test_5xx_then_success_backs_off_exponentially(client, sleeps):
 
 
 @respx.mock
+async def test_pauses_are_full_jitter_below_a_capped_exponential(sleeps):
+    respx.get(f"{BASE}/Condition").mock(
+        side_effect=[*(httpx.Response(503) for _ in range(5)), httpx.Response(200, json=bundle("a"))]
+    )
+    async with httpx.AsyncClient() as http:
+        policy = RetryPolicy(retries=5, backoff=1.0, backoff_max=5.0)
+        client = FhirClient(BASE, http, policy=policy, sleep=sleeps, rng=lambda: 0.25)
+        assert await collect(client) == ["a"]
+    assert sleeps.pauses == [0.25, 0.5, 1.0, 1.25, 1.25]  # a quarter of 1, 2, 4, then of the ceiling 5
+
+
+@respx.mock
+async def test_retry_after_is_the_least_pause_not_the_most(client, sleeps):
+    respx.get(f"{BASE}/Condition").mock(
+        side_effect=[httpx.Response(503, headers={"Retry-After": "0"}), httpx.Response(200, json=bundle("a"))]
+    )
+    assert await collect(client) == ["a"]
+    assert sleeps.pauses == [0.5]  # the backoff is longer than the server asked
+
+
+@respx.mock
 async def test_persistent_5xx_gives_up_with_the_url_and_status(client):
     respx.get(f"{BASE}/Condition").respond(503)
     with pytest.raises(UpstreamError) as caught:
@@ -170,6 +181,19 @@ async def test_401_renews_the_token_once(sleeps):
         assert await collect(client) == ["a"]
     assert auth.invalidated == 1
     assert route.calls[1].request.headers["authorization"] == "Bearer t2"
+
+
+@respx.mock
+async def test_the_token_is_renewed_once_per_request_even_across_retries(sleeps):
+    auth = CountingAuth()
+    route = respx.get(f"{BASE}/Condition").mock(
+        side_effect=[httpx.Response(401), httpx.Response(503), httpx.Response(401), httpx.Response(200)]
+    )
+    async with httpx.AsyncClient() as http:
+        client = FhirClient(BASE, http, auth=auth, sleep=sleeps)
+        with pytest.raises(AuthorizationError):
+            await collect(client)
+    assert auth.invalidated == 1 and route.call_count == 3 and len(sleeps.pauses) == 1
 
 
 @respx.mock
@@ -218,19 +242,24 @@ async def test_no_retry_starts_after_the_deadline(sleeps):
     now = [100.0]
     route = respx.get(f"{BASE}/Condition").respond(503)
     async with httpx.AsyncClient() as http:
-        client = FhirClient(
-            BASE, http, sleep=sleeps, clock=lambda: now[0], rng=lambda: 1.0, policy=RetryPolicy(retries=5, backoff=1.0)
-        )
+        client = FhirClient(BASE, http, sleep=sleeps, clock=lambda: now[0], rng=lambda: 1.0, policy=PATIENT)
         with pytest.raises(UpstreamError):
             await collect(client, Budget(50, deadline=101.5))
     assert route.call_count == 2  # the pause of 2 s before the third try would end after the deadline
 
 
-def test_retry_after_as_date_or_seconds():
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
+@respx.mock
+async def test_a_retry_after_date_is_read_on_the_injected_wall_clock(sleeps):
+    respx.get(f"{BASE}/Condition").mock(
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:04 GMT"}),
+            httpx.Response(200, json=bundle("a")),
+        ]
+    )
+    async with httpx.AsyncClient() as http:
+        client = FhirClient(BASE, http, sleep=sleeps, wall_clock=lambda: 1445412480.0, rng=lambda: 0.0)
+        assert await collect(client) == ["a"]
+    assert sleeps.pauses == [4.0]
 
 
 @respx.mock
@@ -270,14 +299,26 @@ async def test_a_download_retries_as_asked_within_the_deadline_and_is_cut_short(
         now[0] += seconds
 
     async with httpx.AsyncClient(timeout=30) as http:
-        client = FhirClient(
-            BASE, http, sleep=sleep, clock=lambda: now[0], rng=lambda: 1.0, policy=RetryPolicy(retries=5, backoff=1.0)
-        )
+        client = FhirClient(BASE, http, sleep=sleep, clock=lambda: now[0], rng=lambda: 1.0, policy=PATIENT)
         with pytest.raises(UpstreamError, match="not available yet"):
             await client.download(url, tmp_path / "out.ndjson", Budget(50, deadline=103.5), authenticated=False)
     assert sleeps.pauses == [3.0]  # the server's Retry-After; the next pause would end after the deadline
     assert route.call_count == 2
     assert route.calls[0].request.extensions["timeout"]["read"] == pytest.approx(3.5)
+
+
+@respx.mock
+async def test_a_download_is_retried_after_a_lost_connection_and_other_4xx_are_final(sleeps, tmp_path):
+    url = f"{BASE}/files/Condition.ndjson"
+    route = respx.get(url).mock(side_effect=[httpx.ConnectError("reset"), httpx.Response(200, content=b"{}\n")])
+    gone = respx.get(f"{BASE}/files/gone.ndjson").respond(404)
+    async with httpx.AsyncClient() as http:
+        client = FhirClient(BASE, http, sleep=sleeps, rng=lambda: 1.0)
+        assert await client.download(url, tmp_path / "out.ndjson", Budget(5), authenticated=False) == 3
+        with pytest.raises(UpstreamError, match="could not be downloaded") as caught:
+            await client.download(f"{BASE}/files/gone.ndjson", tmp_path / "gone.ndjson", Budget(5), authenticated=False)
+    assert route.call_count == 2 and sleeps.pauses == [0.5]
+    assert gone.call_count == 1 and caught.value.status == 404
 
 
 @respx.mock
@@ -334,3 +375,9 @@ async def test_a_slow_body_cannot_outlive_the_deadline(sleeps, tmp_path, kind):
     assert elapsed < 0.8  # the body would take 5 s
     assert caught.value.url == url
     assert route.call_count == 1 and sleeps.pauses == []  # the deadline has passed: no retry
+
+
+async def test_a_client_without_a_server_url_is_a_configuration_error():
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(ConfigurationError, match="TRIALMATCH_FHIR_BASE_URL"):
+            fhir_client(shipped(), http)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from matcher.errors import PatientNotFoundError
 from matcher.fhir.client import FhirClient, query_chunks
 from matcher.fhir.fetch import Fetched, FetchOptions, PatientFetcher
 from matcher.fhir.source import ServerSource
+from matcher.settings import Settings, shipped
 
 BASE = "https://fhir.example/r4"
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-01-01"}
@@ -56,7 +58,7 @@ async def fetcher(mappings):
     def make(**options: Any) -> PatientFetcher:
         clients.append(httpx.AsyncClient())
         client = FhirClient(BASE, clients[-1], sleep=lambda s: asyncio.sleep(0))
-        return PatientFetcher(client, mappings, FetchOptions(**options))
+        return PatientFetcher(client, mappings, replace(FetchOptions.from_settings(shipped()), **options))
 
     yield make
     for http in clients:
@@ -188,3 +190,18 @@ async def test_one_caller_giving_up_does_not_cancel_the_others():
     impatient.cancel()
     got = await patient
     assert got.patient_id == "p1" and inner.calls == 1
+
+
+def test_the_fetch_options_are_the_settings():
+    settings = Settings(
+        _env_file=None,
+        fhir_concurrency=2,
+        fhir_page_size=50,
+        fhir_everything="never",
+        fhir_max_url_length=1500,
+        fhir_request_budget=7,
+        fhir_deadline=9.5,
+    )
+    assert FetchOptions.from_settings(settings) == FetchOptions(
+        concurrency=2, page_size=50, everything="never", max_url_length=1500, budget=7, deadline=9.5
+    )

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 
 from matcher.cli import main
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.jobs.models import Result
 from matcher.jobs.store import Store
 from matcher.pipeline import rank_paths
@@ -244,6 +244,12 @@ def test_diff_between_two_nights_names_what_moved(
     assert "dropped out" in text and f"Patient/{sle}" in text
     code, listing, _ = run_cli(monkeypatch, capsysbinary, env, "runs")
     assert "night-1" in listing and "night-2" in listing
+    # one page at a time: the latest run, then the ones before it
+    code, first_page, _ = run_cli(monkeypatch, capsysbinary, env, "runs", "--limit", "1")
+    assert "night-2" in first_page and "night-1" not in first_page
+    latest = first_page.splitlines()[1].split()[0]
+    code, next_page, _ = run_cli(monkeypatch, capsysbinary, env, "runs", "--limit", "1", "--before", latest[:8])
+    assert "night-1" in next_page and "night-2" not in next_page
 
 
 def test_incremental_export_merges_what_changed(small_hospital, database, tmp_path, monkeypatch, capsysbinary):
@@ -308,7 +314,7 @@ def test_a_malformed_patient_is_recorded_and_the_run_goes_on(
     store = Store(database)
     [run] = store.runs()
     assert run.status == "partial"  # every patient done, one in error: --resume retries it
-    errors = [r for r in store.results([run.id]).values() if r.outcome == "error"]
+    errors = [r for r in store.results([run.id]).values() if r.state == "error"]
     assert [e.patient_id for e in errors] == [pid] and "Observation/broken" in errors[0].detail
     store.close()
 

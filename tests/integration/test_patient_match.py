@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from matcher.api.app import create_app
-from matcher.codes.loader import Mappings
+from matcher.codes.model import Mappings
 from matcher.pipeline import match_bundle
 from matcher.serialize import result_json
 from matcher.settings import Settings

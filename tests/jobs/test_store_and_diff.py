@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from matcher.jobs.diff import diff, render
 from matcher.jobs.funnel import in_shard, shard_of
+from matcher.jobs.models import RunStatus
 from matcher.jobs.store import Store
 
 VERSIONS = {"matcher": "0.1.0", "mappings": "abc", "files": {"labs.toml": "1"}}
@@ -42,7 +44,7 @@ def test_recording_twice_keeps_one_row_with_the_latest_values(store):
     store.record(run.id, "p1", "error", detail="server down")
     store.record(run.id, "p1", "evaluated", result("eligible"))
     rows = store.results([run.id])
-    assert list(rows) == ["p1"] and rows["p1"].outcome == "evaluated" and rows["p1"].verdict == "eligible"
+    assert list(rows) == ["p1"] and rows["p1"].state == "evaluated" and rows["p1"].verdict == "eligible"
     assert store.targets(run.id) == ["p1", "p2"]
     assert store.finished(run.id) == {"p1"}
 
@@ -89,12 +91,12 @@ def test_diff_names_new_changed_dropped_and_removed():
     assert "1 new candidates, 1 changed, 1 dropped out, 1 deleted or merged" in render(d)
 
 
-def _row(outcome: str, res: dict | None, detail: str | None = None):
+def _row(state: str, res: dict | None, detail: str | None = None):
     class Row:
         pass
 
     row = Row()
-    row.outcome, row.result, row.detail = outcome, res, detail
+    row.state, row.result, row.detail = state, res, detail
     row.verdict = res["verdict"] if res else None
     row.cohort = res["cohort"] if res else None
     return row
@@ -157,3 +159,77 @@ def test_patients_a_stopped_run_never_reached_are_neither_dropped_nor_unchanged(
     assert [c.patient for c in d.not_evaluated] == ["candidate"]
     assert [c.patient for c in d.dropped] == ["left"]
     assert d.unchanged == 1 and d.not_reached == 1  # every patient of before is counted once
+
+
+def test_every_time_written_comes_from_the_injected_clock(tmp_path):
+    # a deliberately non-UTC clock: a store that read datetime.now() itself would not write this time
+    frozen = datetime(2026, 6, 30, 1, 30, tzinfo=timezone(timedelta(hours=-5)))
+    store = Store(f"sqlite:///{tmp_path / 'runs.db'}", clock=lambda: frozen)
+    try:
+        run = start(store, "n1")
+        store.record(run.id, "p1", "evaluated", result("eligible"))
+        ended = store.finish_run(run.id, RunStatus.COMPLETE, summary={})
+        [row] = store.results([run.id]).values()
+        assert run.started_at == frozen and ended.finished_at == frozen
+        assert row.recorded_at.replace(tzinfo=None) == frozen.replace(tzinfo=None)  # SQLite keeps no offset
+    finally:
+        store.close()
+
+
+def test_a_status_is_read_back_as_a_run_status_and_stored_as_its_plain_value(store):
+    run = start(store, "n1")
+    store.finish_run(run.id, RunStatus.PARTIAL)
+    assert store.run(run.id).status is RunStatus.PARTIAL
+    with store.session() as s:
+        assert s.execute(text("SELECT status FROM runs")).scalar_one() == "partial"
+
+
+def test_older_runs_stay_reachable_a_page_at_a_time(store):
+    ids = [start(store, f"n{i}").id for i in range(5)]
+    pages, before = [], None
+    while page := store.runs(2, before=before):
+        pages.append([r.id for r in page])
+        before = page[-1]
+    assert [pid for page in pages for pid in page] == ids[::-1]
+    assert [len(page) for page in pages] == [2, 2, 1]
+
+
+def test_the_latest_run_of_a_status_however_old(store):
+    complete = start(store, "n0")
+    store.finish_run(complete.id, RunStatus.COMPLETE)
+    for i in range(1, 4):
+        start(store, f"n{i}")  # later runs, none of them complete
+    assert store.latest_run(RunStatus.COMPLETE).id == complete.id
+    assert store.latest_run(RunStatus.FAILED) is None
+
+
+def test_a_finished_export_is_found_by_source_group_and_time(store):
+    def bulk(group: str | None, status: RunStatus, when: str):
+        run = store.start_run(
+            batch=f"b-{group}-{when}", shard=(0, 1), mode="bulk", source="s", group=group, as_of=date(2026, 6, 30),
+            versions=VERSIONS,
+        )  # fmt: skip
+        store.set_targets(run.id, [], transaction_time=when)
+        return store.finish_run(run.id, status)
+
+    done = bulk(None, RunStatus.COMPLETE, "t1")
+    bulk("g", RunStatus.COMPLETE, "t2")
+    bulk(None, RunStatus.FAILED, "t3")
+    assert store.finished_export("s", None, "t1").id == done.id
+    assert store.finished_export("s", None, "t2") is None  # another group's
+    assert store.finished_export("s", None, "t3") is None  # not got through
+    assert store.finished_export("other", None, "t1") is None
+
+
+def test_a_batch_s_targets_and_results_span_its_shards_and_many_chunks(store):
+    first, second = start(store, "n1", (0, 2)), start(store, "n1", (1, 2))
+    other = start(store, "n2")
+    many = [f"p{i:05d}" for i in range(2500)]  # more than one statement's worth of rows
+    store.set_targets(first.id, many[:1500])
+    store.set_targets(second.id, many[1500:])
+    store.set_targets(other.id, ["elsewhere"])
+    store.record(first.id, "p00001", "evaluated", result("eligible"))
+    store.record(second.id, "p02000", "error", detail="timeout")
+    store.record(other.id, "elsewhere", "evaluated", result("eligible"))
+    assert store.batch_targets("n1") == set(many)
+    assert {pid: r.state for pid, r in store.batch_results("n1").items()} == {"p00001": "evaluated", "p02000": "error"}

@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on the connection trialmatch hands over (see jobs/store.py)."""
+"""Alembic environment: migrations run on the connection trialmatch hands over (see jobs/database.py)."""
 
 from __future__ import annotations
 

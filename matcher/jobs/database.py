@@ -1,0 +1,95 @@
+"""The run history's database: an engine for its URL (SQLite or PostgreSQL), the schema migrated under a lock."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from matcher.errors import DatabaseError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: PostgreSQL advisory lock held while migrating ("trialmatch" in ASCII, folded into 63 bits)
+_MIGRATION_LOCK = 0x7472_6961_6C6D_6174
+
+
+def open_database(url: str) -> Engine:
+    """An engine for `url` with its schema at the latest migration; any failure is a DatabaseError."""
+    try:
+        engine = engine_for(url)
+        migrate(engine, url)
+    except (SQLAlchemyError, OSError) as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise DatabaseError(
+            f"the run history database {safe_url(url)} cannot be used: {type(exc).__name__} {first}"
+        ) from None
+    return engine
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for `url`; plain postgresql:// URLs use psycopg 3, SQLite waits for concurrent shards."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the shard that writes
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+def migrate(engine: Engine, url: str) -> None:
+    """Bring the schema to the latest migration; shards starting together wait for each other."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with _file_lock(engine, url), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def _file_lock(engine: Engine, url: str) -> Iterator[None]:
+    """SQLite: an exclusive lock on a file beside the database (PostgreSQL locks inside the transaction)."""
+    if engine.dialect.name != "sqlite" or not url.startswith("sqlite:///"):
+        yield
+        return
+    with Path(url.removeprefix("sqlite:///") + ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def insert(engine: Engine, table: type[Any]) -> Any:
+    """An INSERT for `table` in the engine's dialect, so it can say ON CONFLICT."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password, fit for logs and messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
