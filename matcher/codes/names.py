@@ -33,7 +33,9 @@ _WORD = re.compile(r"[^\W_]+")
 _PART = re.compile(r"[a-z0-9]+|[^a-z0-9]+")
 _ASCII_KEY = re.compile(r"[a-z0-9]+")
 #: what may stand between two words of one name: spaces and hyphens (of any kind), nothing else
-_JOIN = re.compile(r"[\s\-\u2010-\u2015\u2212_]*")
+_JOIN = re.compile(r"[\s\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d_]*")
+#: characters that are invisible in a name: soft hyphen, zero-width spaces and joiners, word joiner, BOM
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 #: the shortest name (letters and digits put together) a drug may be recognised by
 MIN_NAME_LENGTH = 3
 _CACHE_SIZE = 16384
@@ -113,7 +115,7 @@ class DrugNames:
 
     def _scan(self, text: str) -> NameHit | None:
         if not text.isascii():
-            text = unicodedata.normalize("NFC", text)  # an accent written as a separate mark joins its letter
+            text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))  # an accent mark joins its letter
         found: dict[str, list[str]] = {}  # tag -> the words that matched it
         words = _words(text)
         for i, first in enumerate(words):

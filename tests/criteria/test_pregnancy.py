@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fixturekit import LOINC, SNOMED, PatientBuilder, ago, cc
+from fixturekit import ICD10, ICD10CM, LOINC, SNOMED, PatientBuilder, ago, cc
 
 from matcher.explain import reason, render_need
 
@@ -141,3 +141,29 @@ def test_a_recorded_end_is_cited_as_evidence(criterion):
     result = criterion(p, "pregnancy")
     assert "end of pregnancy recorded" in reason(result)
     assert {e.item for e in result.evidence} >= {"pregnancy_end", "hcg"}
+
+
+HCG_POSITIVE = ("2106-3", "hCG", 250, "m[IU]/mL")
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        # an end that is not confirmed, not finished, or not dated settles nothing
+        lambda p: p.condition(ICD10, "O03.9", "Miscarriage", onset=ago(30), verification="provisional"),
+        lambda p: p.procedure(SNOMED, "57797005", "Induced termination of pregnancy", ago(30), status="stopped"),
+        lambda p: p.condition(ICD10CM, "O03.9", "Miscarriage", recorded=ago(1)),
+        # codes that say the pregnancy goes on
+        lambda p: p.condition(ICD10CM, "O02.81", "Inappropriate change in quantitative hCG", onset=ago(30)),
+        lambda p: p.condition(
+            ICD10CM, "O00.91", "Unspecified ectopic pregnancy with intrauterine pregnancy", onset=ago(30)
+        ),
+        # an equivocal result after the positive is not a negative
+        lambda p: p.obs(LOINC, "2106-3", "hCG", ago(50), text="equivocal"),
+    ],
+)
+def test_only_a_firm_end_or_a_later_negative_settles_an_old_positive(criterion, setup):
+    p = woman().lab(*HCG_POSITIVE, ago(100))
+    setup(p)
+    result = criterion(p, "pregnancy")
+    assert (result.status, result.review) == ("review", "chart"), reason(result)

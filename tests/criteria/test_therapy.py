@@ -260,6 +260,19 @@ STATUSES = {
         ("Prednisolone acetate 1% ophthalmic suspension", set()),
         ("Immune globulin intravenous (human) 10%", {"immune_globulin"}),
         ("Rho(D) immune globulin intravenous", set()),
+        # found by a second reader: a full-width or small hyphen, invisible characters, generic CD19 CAR-T
+        ("\uff2b\uff34\uff25\uff0d\uff23\uff11\uff19 CAR-T细胞", {"axicabtagene_ciloleucel"}),
+        ("tisa\uff0dcel", {"tisagenlecleucel"}),
+        ("Kym\u00adriah", {"tisagenlecleucel"}),
+        ("Kym\u200briah", {"tisagenlecleucel"}),
+        ("Anti-CD19 CAR-T cell infusion (investigational)", {"cd19_car_t_unspecified"}),
+        ("CD19 CAR-T细胞回输", {"cd19_car_t_unspecified"}),
+        ("CD19 CART therapy", {"cd19_car_t_unspecified"}),
+        # topical and eye products written with the usual abbreviations
+        ("Prednisolone acetate 1% ophth susp", set()),
+        ("Hydrocortisone 2.5% top oint", set()),
+        ("Tacrolimus 0.1% oint", set()),
+        ("Cyclosporine 0.05% ophth emulsion (Restasis)", set()),
     ],
 )
 def test_drugs_are_recognised_by_name_as_whole_words(mappings, text, drugs):
