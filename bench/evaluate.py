@@ -20,13 +20,12 @@ from typing import Any
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from fixturekit import PatientBuilder  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from matcher.pipeline import checked_mappings, match_bundle  # noqa: E402
 from matcher.serialize import result_json  # noqa: E402
 from matcher.settings import Settings  # noqa: E402
+from tests.support.fixturekit import PatientBuilder  # noqa: E402
 
 AS_OF = date(2021, 4, 1)
 HEAVY_OBSERVATIONS = 5000

@@ -100,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     changes.add_argument("runs", nargs="*", help="RUN_A RUN_B (ids or id prefixes)")
     changes.add_argument("--json", action="store_true", help="JSON instead of lines for people")
 
+    report = commands.add_parser("report", help="the coordinator report of a stored night (HTML, CSV or PDF)")
+    report.add_argument("run", nargs="?", help="run id or id prefix (default: the latest complete night)")
+    report.add_argument("--format", choices=("html", "csv", "pdf"), default="html")
+    report.add_argument("--lang", choices=("en", "zh"), default="en", help="English or Simplified Chinese")
+    report.add_argument("--out", type=Path, help="file to write (default: WORK_DIR/report/report.LANG.FORMAT)")
+    report.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="stable pseudonyms instead of names, MRNs and ids, for the sponsor (needs TRIALMATCH_REPORT_SECRET)",
+    )
+
     serve = commands.add_parser("serve", help="start the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -193,7 +204,23 @@ def _diff(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
-COMMANDS = {"match": _match, "rank": _rank, "serve": _serve, "nightly": _nightly, "runs": _runs, "diff": _diff}
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from matcher.jobs.run import write_report  # noqa: PLC0415
+
+    path = write_report(settings, args.run, args.format, args.lang, args.out, deidentified=args.deidentify)
+    print(f"trialmatch: report written to {path}", file=sys.stderr)
+    return ExitCode.OK
+
+
+COMMANDS = {
+    "match": _match,
+    "rank": _rank,
+    "serve": _serve,
+    "nightly": _nightly,
+    "runs": _runs,
+    "diff": _diff,
+    "report": _report,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

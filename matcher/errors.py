@@ -20,7 +20,7 @@
         └── AuthorizationError           ... or its token endpoint refused our credentials
 
 Errors are translated once: the CLI maps them to exit codes (cli.py), the API to an OperationOutcome
-with a 4xx status (api/outcome.py). Messages hold resource ids, never patient data.
+with a 4xx status (api/errors.py). Messages hold resource ids, never patient data.
 """
 
 from __future__ import annotations

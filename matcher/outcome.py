@@ -1,4 +1,10 @@
-"""The result types of the core: findings, evidence, worklist needs, criterion results and the MatchResult."""
+"""The result types of the core (Finding, Evidence, Need, CriterionResult, MatchResult) and Outcome, their builder.
+
+`Outcome` collects one criterion's findings into its CriterionResult; it is the only outcome of the core. Elsewhere
+the word keeps names published outside the code: FHIR's OperationOutcome (the API's error bodies, api/errors.py),
+and a nightly run's per-patient states, which the summary counts as `outcomes` and the results table stores in
+its `outcome` column (jobs/models.py).
+"""
 
 from __future__ import annotations
 

@@ -13,10 +13,10 @@ from matcher.errors import InputError, internal_error
 from matcher.evaluate import as_of_problem, evaluate
 from matcher.fhir.bundle import record_from_bundle
 from matcher.fhir.ndjson import Skipped
+from matcher.inputs import read_inputs
 from matcher.outcome import MatchResult
 from matcher.rank import rank
 from matcher.settings import Settings
-from matcher.sources import read_inputs
 from matcher.trial import NCT07161193
 
 log = logging.getLogger("trialmatch")

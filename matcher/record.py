@@ -100,6 +100,10 @@ class PatientFact:
     deceased_date: PartialDate | None
     #: ('merged', why) or ('gone', why) when the record is replaced by another or inactive
     retired: tuple[str, str] | None = None
+    #: who the patient is, for the coordinator's call list (never read by a criterion, never logged)
+    name: str | None = None
+    #: (system, type code, value) of each identifier
+    identifiers: tuple[tuple[str | None, str | None, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
-from matcher.explain import reason, render, render_need
+from matcher.explain import reason, render, render_need, text
 from matcher.outcome import CriterionResult, Evidence, MatchResult, Need
 
 
@@ -29,10 +29,23 @@ def evidence_json(e: Evidence) -> dict[str, Any]:
     return {k: v for k, v in asdict(e).items() if v is not None}
 
 
-def chart_check(c: CriterionResult) -> str:
-    """The worklist entry of a chart review that names nothing more specific to order or record: what to read."""
-    what = "; ".join(render(f) for f in c.findings if f.status == "review")
-    return render_need(Need("need.chart", {"what": what}))
+def chart_check(c: CriterionResult) -> Need:
+    """The worklist entry of a chart review that names nothing more specific to order or record: what to read
+    (its text is the review findings', so other languages render it from the findings themselves)."""
+    what = text("list.separator").join(render(f) for f in c.findings if f.status == "review")
+    return Need("need.chart", {"what": what})
+
+
+def need_json(criterion: str, need: Need) -> dict[str, Any]:
+    """A worklist entry: its text, the codes to order or record, and its message id and parameters (so that a
+    report renders it in another language)."""
+    return {
+        "criterion": criterion,
+        "need": render_need(need),
+        "codes": [{"system": code.system, "code": code.code} for code in need.codes],
+        "message": need.message,
+        "params": dict(need.params),
+    }
 
 
 def missing_json(criteria: Iterable[CriterionResult]) -> list[dict[str, Any]]:
@@ -41,13 +54,12 @@ def missing_json(criteria: Iterable[CriterionResult]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for c in criteria:
         chart = {"review": "chart"} if c.chart_review else {}
-        for need in c.needs:
-            codes = [{"system": code.system, "code": code.code} for code in need.codes]
-            out.append({"criterion": c.id, "need": render_need(need), "codes": codes} | chart)
-        if c.status == "unknown" and not c.needs:  # a criterion that forgot its worklist entry
-            out.append({"criterion": c.id, "need": f"the data to decide {c.id}", "codes": []})
-        if c.chart_review and not c.needs:
-            out.append({"criterion": c.id, "need": chart_check(c), "codes": []} | chart)
+        needs = list(c.needs)
+        if c.status == "unknown" and not needs:  # a criterion that forgot its worklist entry
+            needs.append(Need("need.data", {"criterion": c.id}))
+        if c.chart_review and not needs:
+            needs.append(chart_check(c))
+        out.extend(need_json(c.id, need) | chart for need in needs)
     return out
 
 

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     work_dir: Path = Path("var")
     #: patients evaluated at once by the nightly job (each with up to fhir_concurrency searches)
     nightly_concurrency: int = Field(4, ge=1)
+    #: the Patient.identifier system of the hospital's medical record number, shown in the report; unset:
+    #: the first identifier of type MR (HL7 v2-0203)
+    mrn_system: str | None = None
+    #: the site secret that `trialmatch report --deidentify` derives stable pseudonyms from (HMAC-SHA256)
+    report_secret: str | None = None
     #: how the funnel finds ICD-style prefixes: scan (any server) or below (servers that support :below)
     funnel_prefixes: Literal["scan", "below"] = "scan"
     #: most requests the candidate funnel may send (pages and retries included), and its seconds

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# run as a script from the repository root: the patient builder is a module of the tests' support package
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fixturekit import (
+from tests.support.fixturekit import (
     AS_OF,
     ATC,
     ICD10,

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
-from fixturekit import AS_OF, PatientBuilder
 
 from matcher.codes.loader import load_mappings
 from matcher.codes.model import Mappings
@@ -14,6 +13,7 @@ from matcher.evaluate import evaluate
 from matcher.fhir.bundle import record_from_bundle
 from matcher.outcome import CriterionResult, MatchResult
 from matcher.trial import NCT07161193
+from tests.support.fixturekit import AS_OF, PatientBuilder
 
 
 @pytest.fixture(scope="session")

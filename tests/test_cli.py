@@ -7,19 +7,22 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from contract import contract_problems, ranked_problems
 
 import matcher.pipeline
 from matcher.cli import main
+from matcher.evaluate import evaluate
+from tests.support.contract import contract_problems, ranked_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 AS_OF = ["--as-of", "2026-06-30"]
 
 
-def run(capsysbinary, *argv: str) -> tuple[int, dict | None, str]:
+def run(capsysbinary, *argv: str) -> tuple[int, Any, str]:
+    """The exit code, the JSON printed on stdout (None if nothing was) and stderr."""
     code = main(list(argv))
     out, err = capsysbinary.readouterr()
     return code, (json.loads(out) if out.strip() else None), err.decode()
@@ -178,6 +181,7 @@ def test_nightly_on_the_embedded_default_then_runs_and_diff(capsysbinary, tmp_pa
 def test_nightly_refuses_what_cannot_work(capsysbinary, tmp_path, monkeypatch, argv, message):
     monkeypatch.setenv("TRIALMATCH_WORK_DIR", str(tmp_path))
     monkeypatch.delenv("TRIALMATCH_FHIR_BASE_URL", raising=False)
+    code: int | str | None
     try:
         code = main(argv)
     except SystemExit as exc:
@@ -206,7 +210,7 @@ def test_rank_skips_paths_it_cannot_read_and_ranks_the_rest(capsysbinary, tmp_pa
 
 
 def test_a_bug_on_one_patient_costs_that_patient_only(capsysbinary, tmp_path, monkeypatch, caplog):
-    real = matcher.pipeline.evaluate
+    real = evaluate
 
     def failing(record, as_of, mappings):
         if record.patient.ref.endswith(victim):

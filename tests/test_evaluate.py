@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from fixturekit import ICD10, SNOMED, PatientBuilder, ago
 
 from matcher.evaluate import score_of, verdict_of
 from matcher.outcome import CriterionResult, Finding, MatchResult
 from matcher.rank import rank
+from tests.support.fixturekit import ICD10, SNOMED, PatientBuilder, ago
 
 
 def results(*statuses: str) -> list[CriterionResult]:

@@ -1,4 +1,4 @@
-"""Reasons are rendered from message ids: every id the criteria use has an English template, and no template is dead."""
+"""Reasons are rendered from message ids: every id the criteria use has a template in every language, none is dead."""
 
 from __future__ import annotations
 
@@ -6,8 +6,17 @@ import re
 from pathlib import Path
 
 from matcher.criteria.measure import Unusable
-from matcher.explain import NEEDS, REASONS, TEMPLATES, render
+from matcher.explain import LANGUAGES, catalogue, render
 from matcher.outcome import Finding
+
+#: catalogue entries that are not a finding, a need or a reason: names, fragments and the report's labels
+LABELS = (
+    "name.", "uln_source.", "sex.", "derived.", "list.", "ui.", "criterion.", "verdict.", "status.", "review.",
+    "state.", "value.",
+)  # fmt: skip
+REASONS = {k for k in catalogue("en") if k.startswith(("unusable.", "range."))}
+NEEDS = {k for k in catalogue("en") if k.startswith("need.")}
+TEMPLATES = {k for k in catalogue("en") if not k.startswith(LABELS)} - REASONS - NEEDS
 
 CRITERIA = Path(__file__).resolve().parent.parent / "matcher" / "criteria"
 SAY = re.compile(r'\.say\(\s*[^,]+,\s*"([a-z_]+\.[a-z_]+)"')
@@ -70,7 +79,7 @@ def test_a_nested_reason_is_rendered_in_place_and_its_parameters_stay_scalars():
 def test_a_why_that_is_no_reason_id_is_shown_as_written():
     finding = Finding("lab.range_ignored", {"item": "alt", "why": "range.other_groups"})
     assert render(finding) == "ALT: its reference ranges are for other groups of patients, so the default ULN was used"
-    assert TEMPLATES["therapy.stopped_early"]  # its `why` is the record's own words, not an id
+    assert "therapy.stopped_early" in TEMPLATES  # its `why` is the record's own words, not an id
 
 
 def test_reason_names_the_values_compared():
@@ -90,3 +99,15 @@ def test_reason_names_the_values_compared():
     assert render(finding) == (
         "ALT 135 U/L on 2026-10-02 is 3.4 x ULN (40 U/L, the result's own reference range); limit is 3 x ULN"
     )
+
+
+PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::[^}]*)?\}")
+
+
+def test_every_message_has_every_language_with_the_same_placeholders():
+    english = catalogue("en")
+    for lang in LANGUAGES:
+        other = catalogue(lang)
+        assert set(other) == set(english), lang
+        for key, template in english.items():
+            assert set(PLACEHOLDER.findall(other[key])) == set(PLACEHOLDER.findall(template)), (lang, key)

@@ -8,15 +8,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import make_fixtures
 import pytest
-from contract import EXCLUSIONS, INCLUSIONS, contract_problems
 
 from matcher.codes.model import Mappings
 from matcher.evaluate import evaluate
 from matcher.fhir.bundle import record_from_bundle
 from matcher.pipeline import match_bundle
 from matcher.serialize import result_json
+from scripts import make_fixtures
+from tests.support.contract import EXCLUSIONS, INCLUSIONS, contract_problems
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))

@@ -6,10 +6,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from contract import contract_problems
 
 from matcher.pipeline import match_bundle
 from matcher.serialize import result_json
+from tests.support.contract import contract_problems
 
 SYNTHEA = Path(__file__).resolve().parent.parent / "fixtures" / "synthea"
 FILES = sorted(SYNTHEA.glob("*.json"))

@@ -1,4 +1,5 @@
-"""The FastAPI application: POST /match, GET /health; bearer auth when a token is configured."""
+"""The FastAPI application: POST /match, GET /patients/{id}/match, GET /runs/{id}/report, GET /health; bearer auth
+when a token is configured."""
 
 from __future__ import annotations
 
@@ -7,19 +8,22 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from matcher import __version__
-from matcher.api import outcome
+from matcher.api.errors import install_handlers
 from matcher.api.schemas import HealthOut, MatchResultOut, OperationOutcomeOut
+from matcher.explain import Lang
 from matcher.fhir.connect import make_auth, open_source
-from matcher.fhir.source import PatientSource
+from matcher.fhir.patients import PatientSource
 from matcher.pipeline import check_as_of, checked_mappings, match_bundle
+from matcher.report.html import render_html
+from matcher.report.view import build
 from matcher.serialize import result_json
 from matcher.settings import Settings
 from matcher.trial import TRIAL_ID
@@ -87,7 +91,7 @@ def create_app(
         description=f"Eligibility of FHIR R4 patients for {TRIAL_ID} (anti-CD19 CAR-T in refractory "
         "autoimmune disease): pass / fail / unknown / review per criterion, with evidence.",
     )
-    outcome.install(app)
+    install_handlers(app)
     token = settings.api_token.get_secret_value() if settings.api_token else None
 
     def authorised(request: Request) -> None:
@@ -154,4 +158,43 @@ def create_app(
         headers = {"X-Cache": "hit" if fetched.cached else "miss", "X-FHIR-Requests": str(fetched.requests)}
         return _json(result_json(result), headers=headers)
 
+    @app.get(
+        "/runs/{run_id}/report",
+        tags=["report"],
+        summary="The coordinator report of a stored night, as one self-contained HTML page",
+        response_class=HTMLResponse,
+        responses={
+            200: {"content": {"text/html": {}}, "description": "the report page (styles and charts inline)"},
+            401: _ERRORS[401],
+            404: {"model": OperationOutcomeOut, "description": "no stored run has this id"},
+        },
+        dependencies=[Depends(authorised)],
+    )
+    async def run_report(
+        run_id: Annotated[str, Path(pattern=RUN_ID, description="a run id, or a unique prefix of one")],
+        lang: Annotated[Literal["en", "zh"], Query(description="English or Simplified Chinese")] = "en",
+    ) -> HTMLResponse:
+        page = await run_in_threadpool(_report_page, settings, run_id, lang)
+        return HTMLResponse(page, headers={"Content-Language": "zh-Hans" if lang == "zh" else "en"})
+
     return app
+
+
+#: a run id (a UUID) or a prefix of one
+RUN_ID = r"^[0-9a-fA-F-]{4,36}$"
+
+
+def _report_page(settings: Settings, run_id: str, lang: Lang) -> str:
+    """The report page of a stored run; 404 when there is no such run."""
+    from matcher.jobs.store import Store  # noqa: PLC0415  the run database loads only when a report is asked
+    from matcher.report.load import report_data  # noqa: PLC0415
+
+    store = Store(settings.database)
+    try:
+        run = store.run(run_id)
+        if run is None:
+            raise HTTPException(404, f"no stored run has the id {run_id}")
+        data = report_data(store, run)
+    finally:
+        store.close()
+    return render_html(build(data, lang))

@@ -53,6 +53,8 @@ class MissingOut(BaseModel):
     need: str = Field(examples=["HBsAg (LOINC 5196-1) result within 180 days"])
     codes: list[CodeOut]
     review: Literal["chart"] | None = Field(None, description="'chart': a chart to read before calling the patient")
+    message: str = Field(description="message id of the entry; `need` is rendered from it and its params")
+    params: dict[str, str | int | float | bool | None]
 
 
 class CohortOut(BaseModel):

@@ -12,8 +12,8 @@ from matcher.errors import ConfigurationError
 from matcher.fhir.auth import Auth, BearerAuth, NoAuth, SmartBackendAuth
 from matcher.fhir.client import FhirClient
 from matcher.fhir.fetch import FetchOptions, PatientFetcher
+from matcher.fhir.patients import LocalSource, PatientSource, ServerSource, default_fixtures_dir
 from matcher.fhir.retry import RetryPolicy
-from matcher.fhir.source import LocalSource, PatientSource, ServerSource, default_fixtures_dir
 from matcher.settings import Settings
 
 

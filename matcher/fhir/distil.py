@@ -11,6 +11,7 @@ from matcher.codes.valuesets import Tier
 from matcher.fhir.bilag import grades
 from matcher.fhir.concepts import Json, codings, dicts_in, display, is_number, label, status_code, texts_of
 from matcher.fhir.dates import age_bounds, medication_period, observation_time, onset_like
+from matcher.fhir.identity import display_name, identifiers
 from matcher.fhir.refs import retired
 from matcher.fhir.route import ObservationItem, Router
 from matcher.record import (
@@ -48,7 +49,9 @@ class Distiller:
         deceased_date = PartialDate.parse(resource.get("deceasedDateTime"))
         deceased = bool(resource.get("deceasedBoolean")) or deceased_date is not None
         birth = PartialDate.parse(resource.get("birthDate"))
-        return PatientFact(ref, birth, sex, deceased, deceased_date, retired(resource))
+        return PatientFact(
+            ref, birth, sex, deceased, deceased_date, retired(resource), display_name(resource), identifiers(resource)
+        )
 
     def condition(
         self, resource: Json, ref: str, matches: Mapping[str, tuple[Tier, Code]], birth: PartialDate | None

@@ -20,6 +20,7 @@ from matcher.jobs.nightly import NightlyOptions, Record, run_fields
 from matcher.jobs.store import Store
 from matcher.jobs.wiring import JobParts
 from matcher.record import PatientRecord
+from matcher.report.data import Person
 from matcher.serialize import result_json
 from matcher.settings import Settings
 
@@ -155,4 +156,5 @@ class BulkScreening:
                 except Exception as exc:  # a bug: this patient is recorded as an error, the night goes on
                     await record(pid, "error", None, internal_error(log, f"Patient/{pid}", exc))
                 else:
-                    await record(pid, "evaluated", result, None)
+                    person = Person.of(patient_record.patient, opts.mrn_system).as_json()
+                    await record(pid, "evaluated", result, None, person)

@@ -23,8 +23,8 @@ from matcher.errors import InputError, Malformed
 from matcher.fhir.client import Budget, FhirClient, query_chunks
 from matcher.fhir.concepts import codings
 from matcher.fhir.groups import current_members
+from matcher.fhir.patients import LocalSource
 from matcher.fhir.refs import target_id
-from matcher.fhir.source import LocalSource
 from matcher.settings import Settings
 from matcher.trial import NCT07161193
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date
 from typing import Any
 
 from matcher.codes.model import Mappings
@@ -17,13 +16,16 @@ from matcher.errors import (
     UpstreamError,
     internal_error,
 )
+from matcher.evaluate import evaluate
+from matcher.fhir.bundle import record_from_bundle
+from matcher.fhir.patients import PatientSource
 from matcher.fhir.refs import retired
-from matcher.fhir.source import PatientSource
 from matcher.jobs.funnel import CandidateFinder, in_shard
 from matcher.jobs.models import Run, RunStatus
 from matcher.jobs.nightly import NightlyOptions, Record, run_fields
 from matcher.jobs.store import Store
-from matcher.pipeline import match_bundle
+from matcher.pipeline import check_as_of
+from matcher.report.data import Person
 from matcher.serialize import result_json
 
 log = logging.getLogger("trialmatch.jobs")
@@ -93,7 +95,7 @@ class FunnelScreening:
 
     async def _evaluate(self, pid: str, opts: NightlyOptions, record: Record) -> None:
         """Fetch, evaluate and record one patient."""
-        state, result, detail = "evaluated", None, None
+        state, result, detail, person = "evaluated", None, None, None
         try:
             fetched = await self.source.fetch(pid)
             patient = fetched.patient()
@@ -101,7 +103,7 @@ class FunnelScreening:
             if left is not None:  # merged into another record, or inactive: not a candidate of its own
                 state, detail = left
             else:
-                result = await asyncio.to_thread(self._match, fetched.bundle(), pid, opts.as_of)
+                result, person = await asyncio.to_thread(self._match, fetched.bundle(), pid, opts)
         except PatientNotFoundError:
             state, detail = "gone", "not found on the FHIR server"
         except (InputError, BudgetExceededError) as exc:  # about this patient, not the server
@@ -119,7 +121,11 @@ class FunnelScreening:
             state, detail = "error", internal_error(log, f"Patient/{pid}", exc)
         else:
             self._failures_in_a_row = 0
-        await record(pid, state, result, detail)
+        await record(pid, state, result, detail, person)
 
-    def _match(self, bundle: dict[str, Any], pid: str, as_of: date) -> dict[str, Any]:
-        return result_json(match_bundle(bundle, as_of, self.m, f"Patient/{pid}"))
+    def _match(self, bundle: dict[str, Any], pid: str, opts: NightlyOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The MatchResult, and who the patient is (for the report)."""
+        check_as_of(opts.as_of)
+        record = record_from_bundle(bundle, self.m, f"Patient/{pid}", opts.as_of)
+        person = Person.of(record.patient, opts.mrn_system).as_json()
+        return result_json(evaluate(record, opts.as_of, self.m)), person

@@ -120,5 +120,8 @@ class Result(Base):
     cohort: Mapped[str | None] = mapped_column(String(16), nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(Document, nullable=True)
+    #: who the patient is, for the coordinator report: name, MRN, birth date, sex (never logged; purged
+    #: with the run)
+    person: Mapped[dict[str, Any] | None] = mapped_column(Document, nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

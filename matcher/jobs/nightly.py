@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from matcher import __version__
 from matcher.codes.model import Mappings
 from matcher.errors import ServerDown, TrialmatchError
-from matcher.fhir.source import PatientSource
+from matcher.fhir.patients import PatientSource
 from matcher.jobs.diff import Diff, diff
 from matcher.jobs.funnel import in_shard
 from matcher.jobs.models import Result, Run, RunStatus
@@ -38,6 +38,8 @@ class NightlyOptions:
     max_failures_in_a_row: int = 5
     mode: str = "funnel"
     since: str | None = None
+    #: the identifier system of the medical record number kept beside each result (settings.mrn_system)
+    mrn_system: str | None = None
 
     @property
     def batch_key(self) -> str:
@@ -60,7 +62,12 @@ class Record(Protocol):
     """Stores one patient's state in the run (evaluated with its MatchResult, error, gone, merged, left)."""
 
     async def __call__(
-        self, pid: str, state: str, result: dict[str, Any] | None = None, detail: str | None = None
+        self,
+        pid: str,
+        state: str,
+        result: dict[str, Any] | None = None,
+        detail: str | None = None,
+        person: dict[str, Any] | None = None,
     ) -> None: ...
 
 
@@ -129,9 +136,13 @@ class Nightly:
             with RunProgress(len(todo)) as progress:
 
                 async def record(
-                    pid: str, state: str, result: dict[str, Any] | None = None, detail: str | None = None
+                    pid: str,
+                    state: str,
+                    result: dict[str, Any] | None = None,
+                    detail: str | None = None,
+                    person: dict[str, Any] | None = None,
                 ) -> None:
-                    await self._record(run, pid, state, result, detail)
+                    await self._record(run, pid, state, result, detail, person=person)
                     progress.advance(error=state == "error")
 
                 await self.screening.evaluate_all(run, todo, opts, record)
@@ -154,9 +165,18 @@ class Nightly:
             run, self._candidates(run), summary, self._changes(run, opts), status == RunStatus.COMPLETE, opts.out
         )
 
-    async def _record(self, run: Run, pid: str, state: str, result: dict[str, Any] | None, detail: str | None) -> None:
+    async def _record(
+        self,
+        run: Run,
+        pid: str,
+        state: str,
+        result: dict[str, Any] | None,
+        detail: str | None,
+        *,
+        person: dict[str, Any] | None = None,
+    ) -> None:
         """Database writes leave the event loop free for the fetches in flight."""
-        await asyncio.to_thread(self.store.record, run.id, pid, state, result, detail)
+        await asyncio.to_thread(self.store.record, run.id, pid, state, result, detail, person=person)
 
     async def _leavers(self, run: Run, targets: set[str], opts: NightlyOptions) -> None:
         """Patients of the previous night (this shard) the funnel no longer finds: deleted, merged, or left."""

@@ -8,21 +8,26 @@ import logging
 import sys
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from matcher.codes.model import Mappings
-from matcher.errors import ExitCode, InputError
+from matcher.errors import ExitCode, InputError, internal_error
+from matcher.explain import LANGUAGES, Lang
 from matcher.jobs.database import safe_url
 from matcher.jobs.diff import diff, render
-from matcher.jobs.files import ranked_json, write_run_files
+from matcher.jobs.files import ranked_json, write_atomically, write_run_files
 from matcher.jobs.funnel_run import FunnelScreening
 from matcher.jobs.models import RunStatus
 from matcher.jobs.nightly import Nightly, NightlyOptions, NightResult, Screening
 from matcher.jobs.store import Store
 from matcher.jobs.wiring import open_job
 from matcher.settings import Settings
+
+if TYPE_CHECKING:
+    from matcher.report import Format
 
 log = logging.getLogger("trialmatch.jobs")
 
@@ -44,13 +49,15 @@ def run_nightly(args: argparse.Namespace, settings: Settings, mappings: Mappings
         concurrency=settings.nightly_concurrency,
         mode="bulk" if args.bulk else "funnel",
         since=args.since,
+        mrn_system=settings.mrn_system,
     )
     store = Store(settings.database)
     try:
         night = asyncio.run(_run(settings, mappings, store, opts, bulk=args.bulk))
+        files = write_run_files(night)
+        files += _night_reports(store, night)
     finally:
         store.close()
-    files = write_run_files(night)
     dump(ranked_json(night))
     s = night.summary
     print(
@@ -120,3 +127,43 @@ def show_diff(settings: Settings, ids: list[str], *, as_json: bool) -> str:
     if as_json:
         return orjson.dumps(changes.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
     return render(changes)
+
+
+def write_report(
+    settings: Settings, run_ref: str | None, fmt: Format, lang: Lang, out: Path | None, *, deidentified: bool
+) -> Path:
+    """The coordinator report of a stored night written to `out` (default WORK_DIR/report/report.LANG.EXT)."""
+    from matcher.report import render as render_report  # noqa: PLC0415
+    from matcher.report.deidentify import deidentify  # noqa: PLC0415
+    from matcher.report.load import find_run, report_data  # noqa: PLC0415
+
+    if deidentified and not settings.report_secret:
+        raise InputError("--deidentify needs a site secret: set TRIALMATCH_REPORT_SECRET")
+    store = Store(settings.database)
+    try:
+        data = report_data(store, find_run(store, run_ref))
+    finally:
+        store.close()
+    if deidentified and settings.report_secret:
+        data = deidentify(data, settings.report_secret.encode("utf-8"))
+    target = out or settings.work_dir / "report" / f"report.{lang}.{fmt}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, render_report(data, fmt, lang))
+    return target
+
+
+def _night_reports(store: Store, night: NightResult) -> list[Path]:
+    """The night's report page in each language, beside the other files; a failure here loses no result."""
+    from matcher.report import render as render_report  # noqa: PLC0415
+    from matcher.report.load import report_data  # noqa: PLC0415
+
+    written: list[Path] = []
+    try:
+        data = report_data(store, night.run)
+        for lang in LANGUAGES:
+            target = night.report_dir / f"report.{lang}.html"
+            write_atomically(target, render_report(data, "html", lang))
+            written.append(target)
+    except Exception as exc:  # the results are stored: `trialmatch report` can write the page again
+        internal_error(log, "the coordinator report", exc)
+    return written

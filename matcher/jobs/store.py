@@ -242,8 +242,11 @@ class Store:
         state: str,
         result: dict[str, Any] | None = None,
         detail: str | None = None,
+        *,
+        person: dict[str, Any] | None = None,
     ) -> None:
-        """One patient's state in a run (evaluated, with its MatchResult; error, gone, merged or left)."""
+        """One patient's state in a run (evaluated, with its MatchResult and who the patient is; error, gone,
+        merged or left)."""
         values = {
             "run_id": run_id,
             "patient_id": patient_id,
@@ -252,6 +255,7 @@ class Store:
             "cohort": result.get("cohort") if result else None,
             "score": result.get("score") if result else None,
             "result": result,
+            "person": person,
             "detail": detail,
             "recorded_at": self.clock(),
         }

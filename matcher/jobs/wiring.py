@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from matcher.codes.model import Mappings
 from matcher.fhir.client import FhirClient
 from matcher.fhir.connect import fhir_client, http_client, server_source
-from matcher.fhir.source import LocalSource, PatientSource, default_fixtures_dir
+from matcher.fhir.patients import LocalSource, PatientSource, default_fixtures_dir
 from matcher.jobs.funnel import CandidateFinder, FunnelOptions, LocalFunnel, ServerFunnel
 from matcher.settings import Settings
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from contract import contract_problems
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from matcher.api.app import create_app
 from matcher.settings import Settings
+from tests.support.contract import contract_problems
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
 FHIR = {"content-type": "application/fhir+json"}
@@ -23,11 +24,13 @@ def client() -> TestClient:
     return TestClient(create_app(Settings(_env_file=None), today=lambda: date(2026, 6, 30)))
 
 
-def outcome(response) -> dict:
+def outcome(response) -> dict[str, Any]:
+    """The one issue of an OperationOutcome answer."""
     body = response.json()
     assert body["resourceType"] == "OperationOutcome"
     assert response.headers["content-type"].startswith("application/fhir+json")
-    return body["issue"][0]
+    issue: dict[str, Any] = body["issue"][0]
+    return issue
 
 
 def test_health(client):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fixturekit import AS_OF, SNOMED, PatientBuilder, ago
 
 from matcher.criteria import demographics
 from matcher.criteria.criterion import General, PerCohort
 from matcher.evaluate import evaluate
 from matcher.fhir.bundle import record_from_bundle
 from matcher.trial import NCT07161193, Trial
+from tests.support.fixturekit import AS_OF, SNOMED, PatientBuilder, ago
 
 TRIAL = NCT07161193
 EVERY_CRITERION: tuple[General | PerCohort, ...] = (

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fixturekit import PatientBuilder, ago
 
 from matcher.explain import reason
+from tests.support.fixturekit import PatientBuilder, ago
 
 
 @pytest.mark.parametrize(

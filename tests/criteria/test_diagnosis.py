@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from fixturekit import ICD10, ICD10CM, SNOMED, PatientBuilder, ago
 
 from matcher.criteria.diagnosis import months_before
+from tests.support.fixturekit import ICD10, ICD10CM, SNOMED, PatientBuilder, ago
 
 
 @pytest.mark.parametrize(

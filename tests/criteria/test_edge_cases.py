@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from fixturekit import ATC, ICD10, LOINC, RXNORM, SNOMED, PatientBuilder, ago, cc
 
 from matcher.explain import reason
 from matcher.fhir.bundle import record_from_bundle
+from tests.support.fixturekit import ATC, ICD10, LOINC, RXNORM, SNOMED, PatientBuilder, ago, cc
 
 ALT, AST = "1742-6", "1920-8"
 

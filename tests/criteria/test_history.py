@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fixturekit import ICD10, ICD10CM, LOINC, SNOMED, PatientBuilder, ago, cc
 
 from matcher.explain import reason
+from tests.support.fixturekit import ICD10, ICD10CM, LOINC, SNOMED, PatientBuilder, ago, cc
 
 
 def patient(sex: str = "male") -> PatientBuilder:

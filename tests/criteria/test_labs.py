@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fixturekit import LOINC, PatientBuilder, ago
 
 from matcher.criteria.labs import cockcroft_gault
 from matcher.explain import reason
+from tests.support.fixturekit import LOINC, PatientBuilder, ago
 
 ALT, AST, BILI, CREA, CREA_SI, WEIGHT = "1742-6", "1920-8", "1975-2", "2160-0", "14682-9", "29463-7"
 

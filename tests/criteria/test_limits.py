@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fixturekit import LOINC, PatientBuilder, ago, cc
 
 from matcher.explain import reason
+from tests.support.fixturekit import LOINC, PatientBuilder, ago, cc
 
 ALT, AST = "1742-6", "1920-8"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from fixturekit import LOINC, PatientBuilder, ago
 
 from matcher.criteria.measure import fmt
 from matcher.explain import reason
+from tests.support.fixturekit import LOINC, PatientBuilder, ago
 
 ALT, AST = "1742-6", "1920-8"
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fixturekit import ICD10, ICD10CM, SNOMED, PatientBuilder, ago
+
+from tests.support.fixturekit import ICD10, ICD10CM, SNOMED, PatientBuilder, ago
 
 
 @pytest.mark.parametrize(

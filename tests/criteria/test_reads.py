@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixturekit import AS_OF, PatientBuilder, ago
 
 from matcher.codes.model import Mappings, Windows
 from matcher.criteria import context, labs
@@ -23,6 +22,7 @@ from matcher.evaluate import evaluate
 from matcher.fhir.bundle import record_from_bundle
 from matcher.outcome import CriterionResult, MatchResult
 from matcher.trial import NCT07161193
+from tests.support.fixturekit import AS_OF, PatientBuilder, ago
 
 ALT, AST = "1742-6", "1920-8"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fixturekit import ICD10, LOINC, SNOMED, PatientBuilder, ago, cc
 
 from matcher.explain import reason
+from tests.support.fixturekit import ICD10, LOINC, SNOMED, PatientBuilder, ago, cc
 
 HBSAG, ANTI_HBC, HBV_DNA, ANTI_HCV, HCV_RNA = "5196-1", "13952-7", "42595-9", "13955-0", "11259-9"
 HIV_AB, HIV_AG_AB, TP_AB = "7918-6", "56888-1", "24110-9"

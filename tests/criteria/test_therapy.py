@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import make_fixtures
 import pytest
-from fixturekit import ATC, ICD10, ICD10CM, RXNORM, SNOMED, PatientBuilder, ago
 
 from matcher.codes.loader import default_mappings_dir, load_mappings
 from matcher.criteria.refractory import Exposure, courses
 from matcher.errors import MappingError
 from matcher.explain import reason
 from matcher.record import MedicationFact, PartialDate
+from scripts import make_fixtures
+from tests.support.fixturekit import ATC, ICD10, ICD10CM, RXNORM, SNOMED, PatientBuilder, ago
 
 MTX = ("105586", "Methotrexate 10 MG Oral Tablet")
 PCS = "http://www.cms.gov/Medicare/Coding/ICD10"

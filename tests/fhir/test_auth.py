@@ -18,7 +18,7 @@ BASE = "https://fhir.example/r4"
 TOKEN_URL = "https://auth.example/token"
 
 
-def pem(key) -> str:
+def pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()

@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from fixturekit import ATC, LOINC, RXNORM, SNOMED, PatientBuilder, ago, cc
 
 from matcher.errors import InvalidResourceError, NotABundleError, NotJSONError, PatientCountError
 from matcher.fhir.bundle import record_from_bundle
+from tests.support.fixturekit import ATC, LOINC, RXNORM, SNOMED, PatientBuilder, ago, cc
 
 
-def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+def bundle(*resources: object) -> dict[str, Any]:
+    """A collection Bundle of `resources`, which may be anything, to test what the reader refuses."""
     return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import httpx
@@ -142,7 +142,7 @@ async def test_persistent_5xx_gives_up_with_the_url_and_status(client):
     with pytest.raises(UpstreamError) as caught:
         await collect(client)
     assert caught.value.status == 503
-    assert caught.value.url.startswith(f"{BASE}/Condition")
+    assert caught.value.url is not None and caught.value.url.startswith(f"{BASE}/Condition")
 
 
 @respx.mock
@@ -365,6 +365,7 @@ async def test_a_slow_body_cannot_outlive_the_deadline(sleeps, tmp_path, kind):
         client = FhirClient(BASE, http, sleep=sleeps, clock=time.monotonic)  # a real clock: the bound is real time
         started = time.monotonic()
         budget = Budget(50, deadline=started + 0.3)
+        attempt: Coroutine[Any, Any, object]
         if kind == "send":
             attempt = client.send(url, budget)
         else:

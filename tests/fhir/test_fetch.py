@@ -13,7 +13,7 @@ import respx
 from matcher.errors import PatientNotFoundError
 from matcher.fhir.client import FhirClient, query_chunks
 from matcher.fhir.fetch import Fetched, FetchOptions, PatientFetcher
-from matcher.fhir.source import ServerSource
+from matcher.fhir.patients import ServerSource
 from matcher.settings import Settings, shipped
 
 BASE = "https://fhir.example/r4"

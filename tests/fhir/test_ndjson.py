@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fixturekit import SNOMED, PatientBuilder, ago
-
 from matcher.fhir.ndjson import NdjsonReader, Skipped, read_ndjson
 from matcher.record import PatientRecord
+from tests.support.fixturekit import SNOMED, PatientBuilder, ago
 
 
 def patients(n: int) -> list[PatientBuilder]:

@@ -23,7 +23,8 @@ def fixture_bundles() -> list[Path]:
 
 def patient_id(path: Path) -> str:
     bundle = orjson.loads(path.read_bytes())
-    return next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    pid: str = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    return pid
 
 
 def load(base: str, paths: list[Path]) -> dict[str, Path]:

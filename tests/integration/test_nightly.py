@@ -111,7 +111,7 @@ def test_funnel_finds_the_candidates_rank_finds(hospital, database, expected, tm
     assert "report written to" in err and (tmp_path / "report" / "candidates.json").is_file()
     store = Store(database)
     [run] = store.runs()
-    assert run.status == "complete" and run.summary["errors"] == 0
+    assert run.status == "complete" and run.summary is not None and run.summary["errors"] == 0
     assert run.requests_sent > 0 and run.mappings_digest and run.matcher_version
     store.close()
 
@@ -146,7 +146,9 @@ def test_shards_share_the_night_into_one_database(hospital, database, expected, 
     assert not (targets[0] & targets[1]) and not (targets[1] & targets[2])
     # one funnel for the night: the first shard's, which the others read
     assert set(store.batch_candidates("night") or []) == set().union(*targets)
-    assert runs[0].summary["requests_sent"] > runs[1].summary["requests_sent"] + 3
+    first, second = runs[0].summary, runs[1].summary
+    assert first is not None and second is not None
+    assert first["requests_sent"] > second["requests_sent"] + 3
     store.close()
 
 
@@ -315,7 +317,8 @@ def test_a_malformed_patient_is_recorded_and_the_run_goes_on(
     [run] = store.runs()
     assert run.status == "partial"  # every patient done, one in error: --resume retries it
     errors = [r for r in store.results([run.id]).values() if r.state == "error"]
-    assert [e.patient_id for e in errors] == [pid] and "Observation/broken" in errors[0].detail
+    assert [e.patient_id for e in errors] == [pid]
+    assert errors[0].detail is not None and "Observation/broken" in errors[0].detail
     store.close()
 
 

@@ -39,7 +39,8 @@ def expected(mappings: Mappings, path: Path) -> dict[str, Any]:
 def through(client: TestClient, pid: str, path: Path) -> dict[str, Any]:
     response = client.get(f"/patients/{pid}/match", params={"as_of": as_of_for(path).isoformat()})
     assert response.status_code == 200, response.text
-    return response.json()
+    result: dict[str, Any] = response.json()
+    return result
 
 
 @pytest.fixture(scope="module")

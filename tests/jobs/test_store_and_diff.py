@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from matcher.jobs.diff import diff, render
 from matcher.jobs.funnel import in_shard, shard_of
-from matcher.jobs.models import RunStatus
+from matcher.jobs.models import Result, RunStatus
 from matcher.jobs.store import Store
 
 VERSIONS = {"matcher": "0.1.0", "mappings": "abc", "files": {"labs.toml": "1"}}
@@ -29,7 +30,7 @@ def start(store: Store, batch: str, shard: tuple[int, int] = (0, 1)):
     )
 
 
-def result(verdict: str, cohort: str | None = "ra", **statuses: str) -> dict:
+def result(verdict: str, cohort: str | None = "ra", **statuses: str) -> dict[str, Any]:
     return {
         "verdict": verdict,
         "cohort": cohort,
@@ -91,15 +92,15 @@ def test_diff_names_new_changed_dropped_and_removed():
     assert "1 new candidates, 1 changed, 1 dropped out, 1 deleted or merged" in render(d)
 
 
-def _row(state: str, res: dict | None, detail: str | None = None):
-    class Row:
-        pass
-
-    row = Row()
-    row.state, row.result, row.detail = state, res, detail
-    row.verdict = res["verdict"] if res else None
-    row.cohort = res["cohort"] if res else None
-    return row
+def _row(state: str, res: dict[str, Any] | None, detail: str | None = None) -> Result:
+    """A stored result as the diff reads it (never added to a database)."""
+    return Result(
+        state=state,
+        result=res,
+        detail=detail,
+        verdict=res["verdict"] if res else None,
+        cohort=res["cohort"] if res else None,
+    )
 
 
 def test_shards_are_stable_and_cover_everyone_once():

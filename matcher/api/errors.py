@@ -1,4 +1,4 @@
-"""FHIR OperationOutcome bodies for every error the API answers; one place maps exceptions to statuses."""
+"""Errors as the API answers them: each exception mapped once to an HTTP status and a FHIR OperationOutcome body."""
 
 from __future__ import annotations
 
@@ -58,14 +58,16 @@ def _for_trialmatch(request: Request, exc: Exception) -> Response:
 
 
 def _for_validation(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):
+        raise _misrouted(exc, RequestValidationError)
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err.get("loc", ()))
     return operation_outcome(400, "invalid", f"{where}: {err.get('msg', 'invalid')}")
 
 
 def _for_http(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):
+        raise _misrouted(exc, StarletteHTTPException)
     code = {
         401: "login",
         403: "forbidden",
@@ -80,12 +82,18 @@ def _for_http(request: Request, exc: Exception) -> Response:
     return response
 
 
+def _misrouted(exc: Exception, kind: type[Exception]) -> TypeError:
+    """A handler given what it was not installed for: a bug, which the catch-all handler answers."""
+    return TypeError(f"{type(exc).__name__} reached the handler of {kind.__name__}")
+
+
 def _for_anything(request: Request, exc: Exception) -> Response:
     """A bug must still answer FHIR, without a traceback; the log has the exception type only."""
     return operation_outcome(500, "exception", f"internal error ({type(exc).__name__})")
 
 
-def install(app: FastAPI) -> None:
+def install_handlers(app: FastAPI) -> None:
+    """Every error `app` raises, answered as an OperationOutcome (application/fhir+json)."""
     app.add_exception_handler(TrialmatchError, _for_trialmatch)
     app.add_exception_handler(RequestValidationError, _for_validation)
     app.add_exception_handler(StarletteHTTPException, _for_http)

@@ -1,4 +1,4 @@
-"""Small builders of FHIR R4 resources for the synthetic fixtures (used by make_fixtures.py only)."""
+"""Small builders of FHIR R4 resources: the tests' patients and the synthetic fixtures (scripts/make_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -241,6 +241,14 @@ class PatientBuilder:
             "resourceType": "Patient",
             "id": self.pid,
             "name": [{"family": "Fixture", "given": [self.name.replace("_", " ")]}],
+            # the hospital's medical record number, as the coordinator report shows it
+            "identifier": [
+                {
+                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                    "system": "urn:trialmatch:fixtures:mrn",
+                    "value": f"{int(self.pid.replace('-', '')[:8], 16) % 10**8:08d}",
+                }
+            ],
         }
         if self.sex:
             patient["gender"] = self.sex
