@@ -10,6 +10,7 @@
     │   └── PatientNotFoundError         the FHIR source has no such patient (HTTP 404)
     ├── ConfigurationError               a setting is missing or wrong (a key file ...)     exit 2
     ├── DatabaseError                    the run history database failed                     exit 1
+    ├── RunLockedError                   another run of the same batch and shard is running exit 6
     ├── ServerDown                       patients failed in a row: the nightly run stops    (run: exit 5)
     ├── Malformed                        a resource cannot be routed; caught in fhir/, where it
     │                                    becomes an InvalidResourceError saying why
@@ -36,6 +37,7 @@ class ExitCode(IntEnum):
     BAD_MAPPINGS = 3
     UPSTREAM = 4
     INCOMPLETE = 5  # a nightly run that did not finish every patient (resume it with --resume)
+    BUSY = 6  # another run of the same batch and shard is running
 
 
 class TrialmatchError(Exception):
@@ -127,6 +129,12 @@ class ConfigurationError(TrialmatchError):
 
 class DatabaseError(TrialmatchError):
     """The run history database could not be opened, migrated or written."""
+
+
+class RunLockedError(TrialmatchError):
+    """Another run of the same batch and shard holds its lock: this one would repeat its work."""
+
+    exit_code = ExitCode.BUSY
 
 
 class ServerDown(TrialmatchError):

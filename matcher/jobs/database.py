@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,3 +94,37 @@ def safe_url(url: str) -> str:
         credentials, host = rest.rsplit("@", 1)
         return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
     return url
+
+
+@contextmanager
+def exclusive(engine: Engine, url: str, name: str) -> Iterator[bool]:
+    """Hold a lock named `name` for as long as the block runs; yields False when another process holds it.
+
+    PostgreSQL: a session advisory lock on a connection of its own; SQLite: a lock on a file beside the
+    database. Either is released by the operating system or the server if the process dies, so a killed
+    run never leaves a lock behind.
+    """
+    key = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") >> 1  # 63 bits
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            held = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+            try:
+                yield held
+            finally:
+                if held:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return
+    if not url.startswith("sqlite:///"):  # an in-memory database belongs to one process
+        yield True
+        return
+    path = Path(url.removeprefix("sqlite:///") + f".{key:016x}.lock")
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -40,10 +41,12 @@ class NightlyOptions:
     since: str | None = None
     #: the identifier system of the medical record number kept beside each result (settings.mrn_system)
     mrn_system: str | None = None
+    #: where the patients come from (the FHIR server's base URL, or the fixtures): part of the batch
+    source: str = ""
 
     @property
     def batch_key(self) -> str:
-        return self.batch or f"{self.as_of.isoformat()}/{self.mode}/{self.group or 'all'}"
+        return self.batch or batch_key(self.as_of, self.mode, self.group, self.source)
 
 
 @dataclass
@@ -69,6 +72,13 @@ class Record(Protocol):
         detail: str | None = None,
         person: dict[str, Any] | None = None,
     ) -> None: ...
+
+
+def batch_key(as_of: date, mode: str, group: str | None, source: str) -> str:
+    """'2026-11-24/funnel/all/3f9a0c1e': a night's work belongs to its source, so that a run against another
+    server never reuses this one's candidates (the last part is a hash of the source)."""
+    tag = hashlib.sha256(source.encode("utf-8")).hexdigest()[:8]
+    return f"{as_of.isoformat()}/{mode}/{group or 'all'}/{tag}"
 
 
 class Screening(Protocol):
@@ -120,6 +130,11 @@ class Nightly:
         self.timer = timer
 
     async def run(self, opts: NightlyOptions) -> NightResult:
+        """Run (or resume) the shard, holding its lock: a second run of the same shard is refused."""
+        with self.store.shard_lock(opts.batch_key, opts.shard):
+            return await self._run(opts)
+
+    async def _run(self, opts: NightlyOptions) -> NightResult:
         started, sent_before = self.timer(), self.source.requests_sent
         run, targets = await self.screening.plan(opts)
         todo = sorted(set(targets) - self.store.finished(run.id))

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,7 +82,8 @@ async def _run(
             screening = BulkScreening(parts, store, mappings, settings)
         else:
             screening = FunnelScreening(parts.source, parts.finder, store, mappings)
-        return await Nightly(screening, parts.source, store).run(opts)
+        # the batch belongs to its source: another server's run never shares this one's candidates
+        return await Nightly(screening, parts.source, store).run(replace(opts, source=parts.source.name))
 
 
 def list_runs(settings: Settings, limit: int, before: str | None = None) -> str:

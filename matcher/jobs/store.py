@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, CursorResult, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from matcher.errors import DatabaseError
-from matcher.jobs.database import insert, open_database
+from matcher.errors import DatabaseError, RunLockedError
+from matcher.jobs.database import exclusive, insert, open_database
 from matcher.jobs.models import FINISHED, RESUMABLE, Batch, BatchCandidate, Result, Run, RunStatus, Target
 
 #: rows written per statement
@@ -37,6 +38,17 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def shard_lock(self, batch: str, shard: tuple[int, int]) -> Iterator[None]:
+        """One run at a time for a batch's shard: a second run (or --resume) of it is refused, not run twice."""
+        with exclusive(self.engine, self.url, f"run {batch} {shard[0]}/{shard[1]}") as held:
+            if not held:
+                raise RunLockedError(
+                    f"another trialmatch nightly is running batch {batch}, shard {shard[0]}/{shard[1]}, on this "
+                    "database: wait for it to end (or --resume after it stops)"
+                )
+            yield
 
     # -- runs --------------------------------------------------------------------------------------
 

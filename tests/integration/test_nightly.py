@@ -23,7 +23,9 @@ from sqlalchemy import func, select
 
 from matcher.cli import main
 from matcher.codes.model import Mappings
+from matcher.errors import RunLockedError
 from matcher.jobs.models import Result
+from matcher.jobs.nightly import batch_key
 from matcher.jobs.store import Store
 from matcher.pipeline import rank_paths
 from matcher.serialize import result_json
@@ -369,7 +371,7 @@ def test_a_bulk_run_killed_before_its_export_was_read_is_not_resumed_as_done(
         monkeypatch.setenv(key, value)
     store = Store(database)  # what a kill during the export leaves: a running run, no export time, no targets
     store.start_run(
-        batch=f"{AS_OF}/bulk/all",
+        batch=batch_key(date.fromisoformat(AS_OF), "bulk", None, base.rstrip("/")),
         shard=(0, 1),
         mode="bulk",
         source="x",
@@ -381,3 +383,21 @@ def test_a_bulk_run_killed_before_its_export_was_read_is_not_resumed_as_done(
     code, ranked, err = run_cli(monkeypatch, capsysbinary, env, "nightly", "--bulk", "--resume", "--as-of", AS_OF)
     assert code == 0, err
     assert len(ranked["candidates"]) == len(loaded)
+
+
+def test_one_run_at_a_time_per_shard_in_either_database(database):
+    # PostgreSQL holds an advisory lock on a connection of its own, SQLite a lock on a file: in both, a
+    # second run of the same shard is refused with a clear message, and a lock dies with its holder
+    first, second = Store(database), Store(database)
+    try:
+        with (
+            first.shard_lock("night/funnel/all/x", (0, 1)),
+            pytest.raises(RunLockedError, match="shard 0/1"),
+            second.shard_lock("night/funnel/all/x", (0, 1)),
+        ):
+            pass
+        with second.shard_lock("night/funnel/all/x", (0, 1)):
+            pass
+    finally:
+        first.close()
+        second.close()

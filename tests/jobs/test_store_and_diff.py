@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from matcher.errors import RunLockedError
 from matcher.jobs.diff import diff, render
 from matcher.jobs.funnel import in_shard, shard_of
 from matcher.jobs.models import Result, RunStatus
+from matcher.jobs.nightly import batch_key
 from matcher.jobs.store import Store
 
 VERSIONS = {"matcher": "0.1.0", "mappings": "abc", "files": {"labs.toml": "1"}}
@@ -234,3 +236,30 @@ def test_a_batch_s_targets_and_results_span_its_shards_and_many_chunks(store):
     store.record(other.id, "elsewhere", "evaluated", result("eligible"))
     assert store.batch_targets("n1") == set(many)
     assert {pid: r.state for pid, r in store.batch_results("n1").items()} == {"p00001": "evaluated", "p02000": "error"}
+
+
+def test_a_second_run_of_the_same_shard_is_refused_while_the_first_holds_it(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    first, second = Store(url), Store(url)
+    try:
+        with first.shard_lock("2026-06-30/funnel/all/abc", (0, 1)):
+            with (
+                pytest.raises(RunLockedError, match="another trialmatch nightly is running"),
+                second.shard_lock("2026-06-30/funnel/all/abc", (0, 1)),
+            ):
+                pass
+            with second.shard_lock("2026-06-30/funnel/all/abc", (1, 2)):  # another shard runs beside it
+                pass
+        with second.shard_lock("2026-06-30/funnel/all/abc", (0, 1)):  # released: the next run may go
+            pass
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_batch_belongs_to_its_source():
+    night = date(2026, 6, 30)
+    fixtures = batch_key(night, "funnel", None, "bundled fixtures (fixtures)")
+    hospital = batch_key(night, "funnel", None, "https://fhir.hospital.example/r4")
+    assert fixtures != hospital and fixtures.startswith("2026-06-30/funnel/all/")
+    assert batch_key(night, "funnel", None, "https://fhir.hospital.example/r4") == hospital
