@@ -59,6 +59,10 @@ _SEARCH = _Wording("the FHIR server did not answer in time", "the FHIR server is
 _DOWNLOAD = _Wording("an export file download timed out", "an export file download failed")
 
 
+#: seconds before a failed capability discovery is tried again
+CAPABILITIES_RETRY = 300.0
+
+
 @dataclass
 class FhirClient:
     """One FHIR server: every request goes through `send`, which authenticates, retries and accounts."""
@@ -73,6 +77,8 @@ class FhirClient:
     wall_clock: Callable[[], float] = time.time
     rng: Callable[[], float] = random.random
     _capabilities: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    #: after a failed capability discovery, when (on `clock`) to ask again
+    _ask_capabilities_at: float = field(default=0.0, init=False, repr=False)
     #: requests sent over the client's life (every attempt), for run summaries
     sent: int = field(default=0, init=False)
 
@@ -240,17 +246,23 @@ class FhirClient:
                 seen.add(url)
 
     async def capabilities(self, budget: Budget) -> dict[str, Any]:
-        """The CapabilityStatement (cached for the client's life); empty when the server will not say."""
-        if self._capabilities is None:
-            try:
-                response = await self.send("metadata", budget)
-                self._capabilities = _resource(response, "CapabilityStatement") if response.status_code == 200 else {}
-            except (AuthorizationError, BudgetExceededError, UpstreamTimeoutError):
-                raise
-            except UpstreamError as exc:
-                # the server will not say: searches work everywhere; do not ask again for every patient
-                log.warning("no CapabilityStatement from %s: %s", self.base_url, exc)
-                self._capabilities = {}
+        """The CapabilityStatement, kept for the client's life once the server has answered; empty when it
+        will not say. A failure (the server down for a moment) is not an answer: searches serve meanwhile,
+        and the server is asked again CAPABILITIES_RETRY seconds later."""
+        if self._capabilities is not None:
+            return self._capabilities
+        if self.clock() < self._ask_capabilities_at:
+            return {}
+        try:
+            response = await self.send("metadata", budget)
+        except (AuthorizationError, BudgetExceededError, UpstreamTimeoutError):
+            raise
+        except UpstreamError as exc:
+            log.warning("no CapabilityStatement from %s for now (asking again later): %s", self.base_url, exc)
+            self._ask_capabilities_at = self.clock() + CAPABILITIES_RETRY
+            return {}
+        # a 200 says what it offers; a 4xx says it will not say (searches work everywhere)
+        self._capabilities = _resource(response, "CapabilityStatement") if response.status_code == 200 else {}
         return self._capabilities
 
 

@@ -12,10 +12,10 @@ import pytest
 import respx
 
 from matcher.errors import AuthorizationError, ConfigurationError, UpstreamError, UpstreamTimeoutError
-from matcher.fhir.client import Budget, FhirClient
+from matcher.fhir.client import CAPABILITIES_RETRY, Budget, FhirClient
 from matcher.fhir.connect import fhir_client
 from matcher.fhir.retry import RetryPolicy
-from matcher.settings import shipped
+from matcher.settings import Settings, shipped
 
 BASE = "https://fhir.example/r4"
 #: five retries from 1 s: room for a deadline to come first
@@ -382,3 +382,26 @@ async def test_a_client_without_a_server_url_is_a_configuration_error():
     async with httpx.AsyncClient() as http:
         with pytest.raises(ConfigurationError, match="TRIALMATCH_FHIR_BASE_URL"):
             fhir_client(shipped(), http)
+
+
+@respx.mock
+async def test_a_failed_capability_discovery_is_tried_again_later(sleeps):
+    # one 503 on first contact used to be remembered for the life of the process: searches for good
+    now = [1000.0]
+    route = respx.get(f"{BASE}/metadata").mock(
+        side_effect=[
+            httpx.Response(503),
+            httpx.Response(200, json={"resourceType": "CapabilityStatement", "status": "active"}),
+        ]
+    )
+    policy = RetryPolicy.from_settings(Settings(_env_file=None, fhir_retries=0))
+    async with httpx.AsyncClient() as http:
+        client = FhirClient(BASE, http, policy=policy, sleep=sleeps, clock=lambda: now[0])
+        assert await client.capabilities(Budget(5)) == {}
+        now[0] += CAPABILITIES_RETRY - 1
+        assert await client.capabilities(Budget(5)) == {}  # not asked again at once, for every patient
+        assert route.call_count == 1
+        now[0] += 2
+        assert (await client.capabilities(Budget(5)))["resourceType"] == "CapabilityStatement"
+        assert await client.capabilities(Budget(5)) != {}  # an answer is kept
+    assert route.call_count == 2
