@@ -165,7 +165,9 @@ def test_nightly_on_the_embedded_default_then_runs_and_diff(capsysbinary, tmp_pa
     assert run(capsysbinary, "nightly", *AS_OF, "--batch", "night-2")[0] == 0
     code = main(["diff"])
     out = capsysbinary.readouterr().out.decode()
-    assert code == 0 and out.startswith("0 new candidates, 0 changed, 0 dropped out, 0 deleted or merged")
+    first, second = out.splitlines()[:2]
+    assert code == 0 and first.startswith("comparing night-1 with night-2 (run ")
+    assert second.startswith("0 new candidates, 0 changed, 0 dropped out, 0 deleted or merged")
     assert main(["runs"]) == 0
     assert "night-2" in capsysbinary.readouterr().out.decode()
 
@@ -226,3 +228,13 @@ def test_a_bug_on_one_patient_costs_that_patient_only(capsysbinary, tmp_path, mo
     assert len(ranked["candidates"]) == 1
     assert ranked["skipped"][0]["error"] == "internal error (ValueError)"
     assert "1961-02-03" not in caplog.text + err  # the message of an internal error is not logged
+
+
+def test_a_database_url_of_another_kind_is_refused_in_one_line(capsysbinary, monkeypatch, tmp_path):
+    # it used to end in 'internal error (ModuleNotFoundError)'
+    monkeypatch.setenv("TRIALMATCH_WORK_DIR", str(tmp_path))
+    monkeypatch.setenv("TRIALMATCH_DATABASE_URL", "mysql://user:secret@db.example/runs")
+    code = main(["runs"])
+    err = capsysbinary.readouterr().err.decode()
+    assert code == 2 and "must start with sqlite:/// or postgresql://, not mysql://" in err
+    assert "secret" not in err and "Traceback" not in err

@@ -15,9 +15,11 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from matcher.errors import DatabaseError
+from matcher.errors import ConfigurationError, DatabaseError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: the databases the run history is written for (and migrated and tested on)
+SUPPORTED = ("sqlite://", "postgresql://", "postgres://", "postgresql+psycopg://")
 #: PostgreSQL advisory lock held while migrating ("trialmatch" in ASCII, folded into 63 bits)
 _MIGRATION_LOCK = 0x7472_6961_6C6D_6174
 
@@ -37,6 +39,10 @@ def open_database(url: str) -> Engine:
 
 def engine_for(url: str) -> Engine:
     """An engine for `url`; plain postgresql:// URLs use psycopg 3, SQLite waits for concurrent shards."""
+    if not url.startswith(SUPPORTED):
+        raise ConfigurationError(
+            f"TRIALMATCH_DATABASE_URL must start with sqlite:/// or postgresql://, not {url.split('://', 1)[0][:30]}://"
+        )
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite:///"):

@@ -73,7 +73,8 @@ def _report(night: NightResult) -> str:
     run, s = night.run, night.summary
     lines = [
         f"{TRIAL_ID} nightly run {run.id} ({run.status}) as of {run.as_of.isoformat()}, source {run.source}",
-        f"screened {s['screened']} patients with one of the diseases in {s['seconds']} s, "
+        f"screened {s['screened']} of {s.get('targets', s['screened'])} patients with one of the diseases "
+        f"in {s['seconds']} s, "
         f"{s['requests_sent']} FHIR requests, {s['errors']} errors",
         "verdicts: " + (", ".join(f"{k} {v}" for k, v in sorted(s["verdicts"].items())) or "none"),
         "",

@@ -172,7 +172,10 @@ class Nightly:
         else:
             status = RunStatus.PARTIAL if errors else RunStatus.COMPLETE
         requests = self.source.requests_sent - sent_before
-        summary = _summary(results, targets, requests, self.timer() - started, errors)
+        # a resumed run counts its earlier pieces too: the requests and seconds of the whole run
+        earlier = run.summary or {}
+        seconds = float(earlier.get("seconds", 0.0)) + self.timer() - started
+        summary = _summary(results, targets, run.requests_sent + requests, seconds, errors)
         run = self.store.finish_run(
             run.id, status, summary=summary, error=error, requests_sent=run.requests_sent + requests
         )
@@ -235,7 +238,8 @@ def _summary(
             verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1
     no_cohort = sum(1 for r in results.values() if r.state == "evaluated" and r.cohort is None)
     return {
-        "screened": len(targets),
+        "screened": len(set(targets) & results.keys()),  # what was done, not what was planned
+        "targets": len(targets),
         "verdicts": verdicts,
         "no_qualifying_diagnosis": no_cohort,
         "outcomes": states,  # patients by state

@@ -62,7 +62,7 @@ def run_nightly(args: argparse.Namespace, settings: Settings, mappings: Mappings
     dump(ranked_json(night))
     s = night.summary
     print(
-        f"trialmatch: run {night.run.id} {night.run.status}: {s['screened']} patients screened, "
+        f"trialmatch: run {night.run.id} {night.run.status}: {s['screened']} of {s['targets']} patients screened, "
         f"{s['errors']} errors, {s['requests_sent']} FHIR requests, {s['seconds']} s",
         file=sys.stderr,
     )
@@ -114,21 +114,27 @@ def show_diff(settings: Settings, ids: list[str], *, as_json: bool) -> str:
             if earlier is None or latest is None:
                 raise InputError(f"no such run: {ids[0] if earlier is None else ids[1]}")
             before, after = store.batch_results(earlier.batch), store.batch_results(latest.batch)
+            compared = f"{earlier.batch} (run {earlier.id[:8]})"
         elif not ids:
             latest = store.latest_run(RunStatus.COMPLETE)
             previous = store.previous_batch(latest) if latest else None
             if latest is None or previous is None:
                 raise InputError("fewer than two complete nights are stored: nothing to compare")
             before, after = store.batch_results(previous), store.batch_results(latest.batch)
+            compared = previous
         else:
             raise InputError("diff takes two runs, or none (the last two nights)")
         pending = store.batch_targets(latest.batch) - after.keys()
     finally:
         store.close()
     changes = diff(before, after, pending)
+    now = f"{latest.batch} (run {latest.id[:8]})"
     if as_json:
-        return orjson.dumps(changes.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
-    return render(changes)
+        return (
+            orjson.dumps({"before": compared, "after": now, **changes.as_json()}, option=orjson.OPT_INDENT_2).decode()
+            + "\n"
+        )
+    return f"comparing {compared} with {now}\n" + render(changes)
 
 
 def write_report(

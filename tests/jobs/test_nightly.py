@@ -80,6 +80,7 @@ async def test_a_night_with_an_error_is_partial_and_ranks_what_it_evaluated(stor
     assert [c["patient"] for c in done.candidates] == ["Patient/b", "Patient/a"]  # no cohort: not a candidate
     assert done.summary == {
         "screened": 4,
+        "targets": 4,
         "verdicts": {"eligible": 1, "possibly_eligible": 1},
         "no_qualifying_diagnosis": 1,
         "outcomes": {"evaluated": 3, "error": 1},
@@ -116,3 +117,49 @@ def test_ranked_json_follows_the_contract_s_order():
         result("n", "ineligible", 1.0),
     ]
     assert [r["patient"] for r in ranked(results)] == [f"Patient/{p}" for p in "abyzn"]
+
+
+class Counting(Gone):
+    """A source that counts the requests the screening sends through it."""
+
+    def __init__(self) -> None:
+        self.requests_sent = 0
+
+
+class Resuming(Listed):
+    """Resumes the unfinished run of the batch, and sends 10 requests for each patient it evaluates."""
+
+    def __init__(self, source: Counting, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.source = source
+
+    async def plan(self, opts: NightlyOptions) -> tuple[Run, list[str]]:
+        unfinished = self.store.resumable(opts.batch_key, opts.shard)
+        if unfinished is None:
+            return await super().plan(opts)
+        return self.store.resume_run(unfinished.id), self.store.targets(unfinished.id)
+
+    async def evaluate_all(self, run: Run, todo: list[str], opts: NightlyOptions, record: Record) -> None:
+        for pid in todo:
+            if pid == self.down:
+                raise ServerDown("5 patients in a row failed on the FHIR server")
+            self.source.requests_sent += 10
+            await record(pid, "evaluated", result(pid, "eligible"))
+
+
+async def test_an_incomplete_run_says_what_it_did_and_a_resumed_one_counts_every_piece(store, mappings):
+    # an incomplete run said 'screened 3' when one patient was done; after a resume the summary counted
+    # the last piece's requests only
+    states = {p: ("evaluated", result(p, "eligible")) for p in "abc"}
+    source = Counting()
+    first = Resuming(source, store, mappings, states, down="b")
+    opts = NightlyOptions(as_of=AS_OF, out=Path("report"), batch="n1", resume=True)
+    ticks = count(0, 2.5)
+    stopped = await Nightly(first, source, store, timer=lambda: next(ticks)).run(opts)
+    assert stopped.run.status is RunStatus.INCOMPLETE
+    assert (stopped.summary["screened"], stopped.summary["targets"], stopped.summary["requests_sent"]) == (1, 3, 10)
+    again = Resuming(source, store, mappings, states)
+    done = await Nightly(again, source, store, timer=lambda: next(ticks)).run(opts)
+    assert done.run.id == stopped.run.id and done.complete
+    assert (done.summary["screened"], done.summary["requests_sent"]) == (3, 30)
+    assert done.summary["seconds"] == 5.0  # both pieces
