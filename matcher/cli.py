@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=20)
     runs.add_argument("--before", metavar="RUN", help="only runs started before this one (the next page)")
 
+    purge = commands.add_parser("purge", help="delete stored runs older than the retention period, with their results")
+    purge.add_argument("--older-than", type=int, metavar="DAYS", help="default TRIALMATCH_RETENTION_DAYS (180)")
+
     changes = commands.add_parser("diff", help="what changed between two runs (default: the last two nights)")
     changes.add_argument("runs", nargs="*", help="RUN_A RUN_B (ids or id prefixes)")
     changes.add_argument("--json", action="store_true", help="JSON instead of lines for people")
@@ -204,6 +207,14 @@ def _diff(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
+def _purge(args: argparse.Namespace, settings: Settings) -> int:
+    from matcher.jobs.run import purge_runs  # noqa: PLC0415
+
+    days = settings.retention_days if args.older_than is None else args.older_than
+    print(purge_runs(settings, days), file=sys.stderr)
+    return ExitCode.OK
+
+
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     from matcher.jobs.run import write_report  # noqa: PLC0415
 
@@ -220,6 +231,7 @@ COMMANDS = {
     "runs": _runs,
     "diff": _diff,
     "report": _report,
+    "purge": _purge,
 }
 
 

@@ -38,7 +38,7 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 _NAMED = ("item", "cohort", "therapy", "instead")
 #: parameters whose value is a FHIR code or a fixed word ('positive', 'resolved', 'not-taken', 'undated'):
 #: shown as the catalogue's `value.<code>` in the reader's language, else as written
-_VALUED = ("polarity", "clinical", "verification", "state", "kind", "date", "source")
+_VALUED = ("polarity", "clinical", "verification", "state", "kind", "date", "source", "status")
 #: the prefix of a nested reason's parameters (see the module docstring)
 _WHY = "why_"
 

@@ -6,11 +6,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matcher.codes.loader import default_mappings_dir, load_mappings
 from matcher.codes.model import Mappings
+
+
+class CdsClient(BaseModel):
+    """A CDS client (an EHR) trusted to call the CDS Hooks service: where its keys are, and which jku it may name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    jwks_url: str
+    jku: tuple[str, ...] = ()
 
 
 class Settings(BaseSettings):
@@ -69,6 +78,8 @@ class Settings(BaseSettings):
     #: the Patient.identifier system of the hospital's medical record number, shown in the report; unset:
     #: the first identifier of type MR (HL7 v2-0203)
     mrn_system: str | None = None
+    #: days the run history (results, and who each patient is) is kept; `trialmatch purge` deletes older runs
+    retention_days: int = Field(180, ge=1)
     #: the site secret that `trialmatch report --deidentify` derives stable pseudonyms from (HMAC-SHA256)
     report_secret: str | None = None
     #: how the funnel finds ICD-style prefixes: scan (any server) or below (servers that support :below)
@@ -84,8 +95,38 @@ class Settings(BaseSettings):
     #: after an export, the Medications it lacked (outside the Patient compartment): most requests, and seconds
     export_medications_budget: int = Field(1000, ge=1)
     export_medications_deadline: float = Field(600.0, gt=0)
-    #: development only: a static bearer token the API accepts
+    #: development only: a static bearer token the API accepts, and only when allow_static_token is true
     api_token: SecretStr | None = None
+    #: accept api_token (development only: it grants every scope; the API says so at start-up)
+    allow_static_token: bool = False
+    #: REST callers' JWTs: the issuer (iss) trusted, this API's audience (aud), and the issuer's keys: a JWKS
+    #: URL, or a key file (a PEM public key or a JWKS JSON file)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwks_url: str | None = None
+    jwt_key_file: Path | None = None
+    #: signing algorithms accepted from callers (comma-separated; asymmetric only)
+    jwt_algorithms: str = "RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512"
+    #: seconds of clock skew tolerated on exp, nbf and iat
+    jwt_leeway: float = Field(30.0, ge=0)
+    #: CDS Hooks clients trusted, as JSON: {"<iss>": {"jwks_url": "...", "jku": ["<allowed jku URL>", ...]}}
+    cds_clients: dict[str, CdsClient] = Field(default_factory=dict)
+    #: longest lifetime (exp - iat) accepted of a CDS client's JWT, in seconds
+    cds_token_lifetime: int = Field(300, ge=1)
+    #: fhirServer base URLs a CDS call may have us read what its prefetch lacks from (comma-separated), besides
+    #: fhir_base_url; any other fhirServer is refused (412), so a caller cannot point us at arbitrary hosts
+    cds_fhir_servers: str = ""
+    #: this service's base URL as callers reach it (https://trialmatch.example.org): a CDS JWT's aud is the
+    #: URL of the endpoint it calls under it
+    public_url: str | None = None
+    #: browser origins allowed to call the API (comma-separated); none by default
+    cors_origins: str = ""
+    #: requests per client on the match and CDS routes, in limits' notation ("60/minute"); empty: no limit
+    rate_limit: str = "60/minute"
+    #: where the rate limit's counts are kept: memory:// (this process) or a limits storage URI (redis://...)
+    rate_limit_storage: str = "memory://"
+    #: serve Swagger UI at /docs (behind authentication; its assets come from an installed package, no CDN)
+    docs: bool = True
     #: folders of site mapping files read after mappings/ (separated by commas)
     mappings_extra: str = ""
     #: show tracebacks of internal errors instead of one line

@@ -238,3 +238,11 @@ def test_a_database_url_of_another_kind_is_refused_in_one_line(capsysbinary, mon
     err = capsysbinary.readouterr().err.decode()
     assert code == 2 and "must start with sqlite:/// or postgresql://, not mysql://" in err
     assert "secret" not in err and "Traceback" not in err
+
+
+def test_purge_says_what_it_deleted(capsysbinary, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIALMATCH_WORK_DIR", str(tmp_path))
+    monkeypatch.delenv("TRIALMATCH_DATABASE_URL", raising=False)
+    assert main(["purge", "--older-than", "30"]) == 0
+    assert "purged 0 runs started before" in capsysbinary.readouterr().err.decode()
+    assert main(["purge", "--older-than", "0"]) == 2

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +104,22 @@ def list_runs(settings: Settings, limit: int, before: str | None = None) -> str:
             f"{s.get('screened', '-'):>8} {s.get('errors', '-'):>6}  {r.started_at:%Y-%m-%d %H:%M}"
         )
     return "\n".join(lines) + "\n"
+
+
+def purge_runs(settings: Settings, days: int, now: datetime | None = None) -> str:
+    """Delete the runs started more than `days` ago (and their results); say what went."""
+    if days < 1:
+        raise InputError("--older-than must be at least 1 day")
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    store = Store(settings.database)
+    try:
+        gone = store.purge(cutoff)
+    finally:
+        store.close()
+    return (
+        f"trialmatch: purged {gone['runs']} runs started before {cutoff:%Y-%m-%d} "
+        f"({gone['results']} patient results, {gone['batches']} candidate lists)"
+    )
 
 
 def show_diff(settings: Settings, ids: list[str], *, as_json: bool) -> str:

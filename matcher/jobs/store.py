@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from matcher.errors import DatabaseError, RunLockedError
@@ -120,6 +120,23 @@ class Store:
             for key, value in values.items():
                 setattr(run, key, value)
         return run
+
+    def purge(self, before: datetime) -> dict[str, int]:
+        """Delete the runs started before `before`, with their results (and who each patient was), targets
+        and the candidate lists of their batches; the runs still running are kept. Returns what went."""
+        with self.session.begin() as s:
+            old = select(Run.id).where(Run.started_at < before, Run.status != RunStatus.RUNNING)
+            ids = list(s.scalars(old))
+            batches = set(s.scalars(select(Run.batch).where(Run.id.in_(ids))))
+            results = s.execute(delete(Result).where(Result.run_id.in_(ids)))
+            s.execute(delete(Target).where(Target.run_id.in_(ids)))
+            s.execute(delete(Run).where(Run.id.in_(ids)))
+            # a batch's candidate list goes with its last run
+            kept = set(s.scalars(select(Run.batch).where(Run.batch.in_(batches))))
+            gone = sorted(batches - kept)
+            s.execute(delete(BatchCandidate).where(BatchCandidate.batch.in_(gone)))
+            s.execute(delete(Batch).where(Batch.batch.in_(gone)))
+        return {"runs": len(ids), "results": _rowcount(results), "batches": len(gone)}
 
     def resume_run(self, run_id: str) -> Run:
         return self.update_run(run_id, status=RunStatus.RUNNING)
@@ -310,3 +327,7 @@ class Store:
 def _of_group(group: str | None) -> ColumnElement[bool]:
     """Runs of this Group (or of no Group: the whole hospital)."""
     return Run.group_id.is_(None) if group is None else Run.group_id == group
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -263,3 +263,24 @@ def test_a_batch_belongs_to_its_source():
     hospital = batch_key(night, "funnel", None, "https://fhir.hospital.example/r4")
     assert fixtures != hospital and fixtures.startswith("2026-06-30/funnel/all/")
     assert batch_key(night, "funnel", None, "https://fhir.hospital.example/r4") == hospital
+
+
+def test_purge_deletes_old_runs_with_their_results_and_keeps_the_rest(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    when = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store = Store(url, clock=lambda: when[0])
+    try:
+        old = start(store, "2026-01-01/funnel/all/x")
+        store.record(old.id, "p1", "evaluated", {"verdict": "eligible"}, person={"fhir_id": "Patient/p1", "name": "A"})
+        store.finish_run(old.id, RunStatus.COMPLETE)
+        store.save_batch_candidates("2026-01-01/funnel/all/x", ["p1"], 1)
+        when[0] = datetime(2026, 9, 1, tzinfo=UTC)
+        new = start(store, "2026-09-01/funnel/all/x")
+        store.record(new.id, "p1", "evaluated", {"verdict": "eligible"})
+        gone = store.purge(datetime(2026, 6, 1, tzinfo=UTC))
+        assert gone == {"runs": 1, "results": 1, "batches": 1}
+        assert store.run(old.id) is None and store.run(new.id) is not None  # a running run is never purged
+        assert store.results([old.id]) == {} and set(store.results([new.id])) == {"p1"}
+        assert store.batch_candidates("2026-01-01/funnel/all/x") is None
+    finally:
+        store.close()
