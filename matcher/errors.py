@@ -6,6 +6,7 @@
     │   ├── NotJSONError                 the bytes are not JSON (or not NDJSON)
     │   ├── NotABundleError              JSON, but not a FHIR Bundle
     │   ├── PatientCountError            a Bundle without exactly one Patient
+    │   ├── TooLargeError                more entries than one patient's Bundle may hold
     │   ├── InvalidResourceError         a resource a criterion reads fails FHIR validation
     │   └── PatientNotFoundError         the FHIR source has no such patient (HTTP 404)
     ├── ConfigurationError               a setting is missing or wrong (a key file ...)     exit 2
@@ -76,6 +77,10 @@ class NotJSONError(InputError):
 
 class NotABundleError(InputError):
     """The JSON is not a FHIR Bundle (or not a resource at all)."""
+
+
+class TooLargeError(InputError):
+    """More entries than one request or file may hold (a bound on the work of one patient)."""
 
 
 class PatientCountError(InputError):

@@ -43,10 +43,16 @@ def check_as_of(as_of: date) -> date:
 
 
 def match_bundle(
-    data: bytes | str | dict[str, object], as_of: date, mappings: Mappings, source: str | None = None
+    data: bytes | str | dict[str, object],
+    as_of: date,
+    mappings: Mappings,
+    source: str | None = None,
+    *,
+    max_entries: int | None = None,
 ) -> MatchResult:
     check_as_of(as_of)
-    return evaluate(record_from_bundle(data, mappings, source, as_of), as_of, mappings)
+    record = record_from_bundle(data, mappings, source, as_of, max_entries=max_entries)
+    return evaluate(record, as_of, mappings)
 
 
 def rank_paths(paths: Iterable[Path], as_of: date, mappings: Mappings) -> tuple[list[MatchResult], list[Skipped]]:

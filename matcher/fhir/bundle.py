@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from matcher.codes.model import Mappings
-from matcher.errors import InvalidResourceError, NotABundleError, NotJSONError, PatientCountError
+from matcher.errors import InvalidResourceError, NotABundleError, NotJSONError, PatientCountError, TooLargeError
 from matcher.fhir.assemble import MedicationIndex, RecordAssembler
 from matcher.record import PatientRecord
 
@@ -24,11 +24,17 @@ def parse_json(data: bytes | str, source: str | None = None) -> Any:
 
 
 def record_from_bundle(
-    data: bytes | str | dict[str, Any], mappings: Mappings, source: str | None = None, as_of: date | None = None
+    data: bytes | str | dict[str, Any],
+    mappings: Mappings,
+    source: str | None = None,
+    as_of: date | None = None,
+    *,
+    max_entries: int | None = None,
 ) -> PatientRecord:
     """The PatientRecord of a Bundle holding exactly one Patient and that patient's resources.
 
-    With `as_of`, only what the criteria read on that day is kept (see RecordAssembler).
+    With `as_of`, only what the criteria read on that day is kept (see RecordAssembler). With
+    `max_entries`, a larger Bundle is refused before any work is done on its entries.
     """
     bundle = data if isinstance(data, dict) else parse_json(data, source)
     if not isinstance(bundle, dict) or "resourceType" not in bundle:
@@ -41,6 +47,8 @@ def record_from_bundle(
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise NotABundleError("Bundle.entry is not a list", source=source)
+    if max_entries is not None and len(entries) > max_entries:
+        raise TooLargeError(f"the Bundle holds {len(entries)} entries; at most {max_entries} are read", source=source)
 
     resources: list[tuple[dict[str, Any], str | None, str]] = []
     for i, entry in enumerate(entries):
