@@ -17,6 +17,7 @@ import httpx
 
 from matcher.errors import AuthorizationError, BudgetExceededError, UpstreamError, UpstreamTimeoutError
 from matcher.fhir.auth import Auth, NoAuth
+from matcher.fhir.refs import logical_id
 from matcher.fhir.retry import RETRY_STATUSES, RetryPolicy, Transient, parse_retry_after
 from matcher.settings import shipped
 
@@ -219,7 +220,7 @@ class FhirClient:
 
     async def read(self, rtype: str, rid: str, budget: Budget) -> dict[str, Any] | None:
         """One resource, or None when the server has no such resource (404 or 410)."""
-        response = await self.send(f"{rtype}/{rid}", budget)
+        response = await self.send(f"{rtype}/{logical_id(rid)}", budget)
         if response.status_code in (404, 410):
             return None
         return _resource(response, rtype)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from matcher.codes.model import Mappings
 from matcher.errors import PatientNotFoundError, UpstreamError
 from matcher.fhir.client import Budget, FhirClient, query_chunks
-from matcher.fhir.refs import target_id
+from matcher.fhir.refs import logical_id, target_id
 from matcher.fhir.validate import READ_TYPES
 from matcher.settings import Settings
 
@@ -87,6 +87,7 @@ class PatientFetcher:
         self.patient_style: Literal["id", "reference"] = "id"
 
     async def fetch(self, patient_id: str) -> Fetched:
+        logical_id(patient_id)  # before anything is sent: an id such as '..' would change the URL's path
         budget = Budget(self.options.budget, self.client.clock() + self.options.deadline, f"Patient/{patient_id}")
         caps = await self.client.capabilities(budget)
         if self._use_everything(caps):

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
+from matcher.errors import InputError
 from matcher.fhir.concepts import Json, dicts_in
+
+#: a FHIR logical id (R4 `id` datatype); '.' and '..' match it but are path segments, not ids
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def logical_id(rid: str) -> str:
+    """`rid` when it can stand in a URL path as one resource id, else InputError: a caller-supplied id
+    must never change the path it is put in ('.' and '..' would be collapsed by any URL library)."""
+    if not _ID.fullmatch(rid) or set(rid) == {"."}:
+        raise InputError(f"not a FHIR resource id: {rid[:64]!r}")
+    return rid
 
 
 def target_id(reference: object, rtype: str) -> str | None:

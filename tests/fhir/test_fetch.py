@@ -10,8 +10,8 @@ import httpx
 import pytest
 import respx
 
-from matcher.errors import PatientNotFoundError
-from matcher.fhir.client import FhirClient, query_chunks
+from matcher.errors import InputError, PatientNotFoundError
+from matcher.fhir.client import Budget, FhirClient, query_chunks
 from matcher.fhir.fetch import Fetched, FetchOptions, PatientFetcher
 from matcher.fhir.patients import ServerSource
 from matcher.settings import Settings, shipped
@@ -205,3 +205,21 @@ def test_the_fetch_options_are_the_settings():
     assert FetchOptions.from_settings(settings) == FetchOptions(
         concurrency=2, page_size=50, everything="never", max_url_length=1500, budget=7, deadline=9.5
     )
+
+
+@respx.mock(assert_all_mocked=True)
+@pytest.mark.parametrize("patient_id", [".", "..", "...", "a/b", "p1?x=1", "", "x" * 65])
+async def test_an_id_that_would_change_the_url_path_is_refused_before_any_request(fetcher, patient_id):
+    # GET /patients/./match made the service ask the hospital's server for Patient/$everything (everyone)
+    # and GET /fhir/Patient, with its own credentials
+    with pytest.raises(InputError, match="not a FHIR resource id"):
+        await fetcher().fetch(patient_id)
+    assert respx.calls.call_count == 0
+
+
+@respx.mock
+async def test_a_read_puts_only_a_valid_id_in_the_path(fetcher):
+    client = fetcher().client
+    with pytest.raises(InputError):
+        await client.read("Patient", "..", Budget(5))
+    assert respx.calls.call_count == 0
