@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from matcher.api.app import create_app  # noqa: E402
-from matcher.settings import Settings  # noqa: E402
 from tests.integration.conftest import fixture_bundles, load  # noqa: E402
 from tests.integration.servers import sekmet, serve_app  # noqa: E402
+from tests.support.auth import DEV_HEADERS, dev_settings  # noqa: E402
 
 
 def p99(values: list[float]) -> float:
@@ -38,7 +38,7 @@ def p99(values: list[float]) -> float:
 
 def measure(api: str, patients: list[str], rounds: int) -> tuple[list[float], list[float], list[int]]:
     cold, cached, requests = [], [], []
-    with httpx.Client(base_url=api, timeout=60) as client:
+    with httpx.Client(base_url=api, timeout=60, headers=DEV_HEADERS) as client:
         for _ in range(rounds):
             client.post("/_bench/forget")  # empty the cache: every first request is cold
             for pid in patients:
@@ -60,7 +60,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work, sekmet(Path(work)) as base:
         patients = list(load(base, fixture_bundles()))
         for mode in ("always", "never"):
-            settings = Settings(_env_file=None, fhir_base_url=base, fhir_everything=mode, cache_ttl=600)
+            settings = dev_settings(fhir_base_url=base, fhir_everything=mode, cache_ttl=600)
             app = create_app(settings)
 
             @app.post("/_bench/forget", include_in_schema=False)

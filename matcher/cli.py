@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -117,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="start the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (default TRIALMATCH_API_WORKERS, else one per core)"
+    )
     return parser
 
 
@@ -182,7 +186,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from matcher.api.app import create_app  # noqa: PLC0415
 
     checked_mappings(settings)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    workers = args.workers or settings.api_workers or os.cpu_count() or 1
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    else:  # each worker process builds the app from the same settings (the environment and .env)
+        uvicorn.run(
+            "matcher.api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            log_level="info",
+        )
     return ExitCode.OK
 
 

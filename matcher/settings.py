@@ -123,8 +123,9 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     #: requests per client on the match and CDS routes, in limits' notation ("60/minute"); empty: no limit
     rate_limit: str = "60/minute"
-    #: where the rate limit's counts are kept: memory:// (this process) or a limits storage URI (redis://...)
-    rate_limit_storage: str = "memory://"
+    #: where the rate limit's counts and the jti of CDS JWTs already seen are kept, as a limits storage URI:
+    #: memory:// (this process only) or one the workers share (redis://..., memcached://...)
+    limits_storage: str = "memory://"
     #: serve Swagger UI at /docs (behind authentication; its assets come from an installed package, no CDN)
     docs: bool = True
     #: folders of site mapping files read after mappings/ (separated by commas)
@@ -133,6 +134,10 @@ class Settings(BaseSettings):
     debug: bool = False
     #: largest request body the API accepts, in bytes
     max_body_bytes: int = 50 * 1024 * 1024
+    #: worker processes of `trialmatch serve` (0: one per core); each keeps its own patient cache
+    api_workers: int = Field(0, ge=0)
+    #: most entries one patient's Bundle may hold in a request (a bound on one request's work)
+    max_bundle_entries: int = Field(20_000, ge=1)
 
     @property
     def database(self) -> str:

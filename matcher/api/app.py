@@ -1,13 +1,13 @@
-"""The FastAPI application: POST /match, GET /patients/{id}/match, GET /runs/{id}/report, GET /health; bearer auth
-when a token is configured."""
+"""The FastAPI application: POST /match, GET /patients/{id}/match, GET /runs/{id}/report, GET /health; who may
+call each is matcher/api/security.py's."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -16,15 +16,20 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from matcher import __version__
+from matcher.api.audit import install_audit
+from matcher.api.cds import cds_router
 from matcher.api.errors import install_handlers
+from matcher.api.fhir_out import FHIR_RESULT, match_response
+from matcher.api.mitre import mitre_router
+from matcher.api.quiet import quiet_server_logs
 from matcher.api.schemas import HealthOut, MatchResultOut, OperationOutcomeOut
+from matcher.api.security import cds_client, install_security, match_reader, report_reader
 from matcher.explain import Lang
 from matcher.fhir.connect import make_auth, open_source
 from matcher.fhir.patients import PatientSource
 from matcher.pipeline import check_as_of, checked_mappings, match_bundle
 from matcher.report.html import render_html
 from matcher.report.view import build
-from matcher.serialize import result_json
 from matcher.settings import Settings
 from matcher.trial import TRIAL_ID
 
@@ -32,7 +37,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": OperationOutcomeOut, "description": text}
     for code, text in {
         400: "not JSON, or a bad query parameter",
-        401: "missing or wrong bearer token",
+        401: "no bearer token, or one that does not verify",
+        403: "the token lacks the scope trialmatch/match.read",
+        429: "too many requests from this client: see Retry-After",
         413: "body too large",
         415: "not application/json or application/fhir+json",
         422: "not a one-patient Bundle, or a resource that is not valid FHIR R4",
@@ -86,21 +93,17 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served by matcher/api/docs.py, assets from a package, behind authentication
+        redoc_url=None,
         title="trialmatch",
         version=__version__,
         description=f"Eligibility of FHIR R4 patients for {TRIAL_ID} (anti-CD19 CAR-T in refractory "
         "autoimmune disease): pass / fail / unknown / review per criterion, with evidence.",
     )
     install_handlers(app)
-    token = settings.api_token.get_secret_value() if settings.api_token else None
-
-    def authorised(request: Request) -> None:
-        if token is None:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip(), token):
-            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    quiet_server_logs(settings.debug)  # uvicorn's own lines: no traceback, no exception message
+    install_security(app, settings)  # every route but /health and CDS discovery authenticated; CORS; /docs
+    install_audit(app, settings)  # after (outside) the gate, so that refused requests are recorded too
 
     @app.get("/health", response_model=HealthOut, tags=["service"])
     def health() -> Response:
@@ -111,9 +114,9 @@ def create_app(
         tags=["matching"],
         summary="Evaluate one patient's Bundle against every criterion",
         response_class=Response,
-        responses={200: {"model": MatchResultOut, "description": "the patient's MatchResult"}, **_ERRORS},
+        responses={200: {"model": MatchResultOut, "description": "the MatchResult", **FHIR_RESULT}, **_ERRORS},
         openapi_extra=_BUNDLE_BODY,
-        dependencies=[Depends(authorised)],
+        dependencies=[Depends(match_reader)],
     )
     async def match(
         request: Request,
@@ -129,8 +132,14 @@ def create_app(
         if len(body) > settings.max_body_bytes:
             raise HTTPException(413, f"the body is larger than {settings.max_body_bytes} bytes")
         # evaluation is CPU-bound: keep it off the event loop so /health and other requests stay responsive
-        result = await run_in_threadpool(match_bundle, body, as_of or today(), mappings, "request body")
-        return _json(result_json(result))
+        result = await run_in_threadpool(
+            partial(match_bundle, max_entries=settings.max_bundle_entries),
+            body,
+            as_of or today(),
+            mappings,
+            "request body",
+        )
+        return match_response(request, result)
 
     @app.get(
         "/patients/{patient_id}/match",
@@ -138,13 +147,13 @@ def create_app(
         summary="Fetch a patient from the configured FHIR server and evaluate them",
         response_class=Response,
         responses={
-            200: {"model": MatchResultOut, "description": "the patient's MatchResult; X-Cache says hit or miss"},
+            200: {"model": MatchResultOut, "description": "the MatchResult; X-Cache says hit or miss", **FHIR_RESULT},
             404: {"model": OperationOutcomeOut, "description": "the FHIR server has no such patient"},
             502: {"model": OperationOutcomeOut, "description": "the FHIR server failed or refused us"},
             504: {"model": OperationOutcomeOut, "description": "the FHIR server did not answer in time"},
             **_ERRORS,
         },
-        dependencies=[Depends(authorised)],
+        dependencies=[Depends(match_reader)],
     )
     async def patient_match(
         request: Request,
@@ -156,7 +165,7 @@ def create_app(
         fetched = await patients.fetch(patient_id)
         result = await run_in_threadpool(match_bundle, fetched.bundle(), day, mappings, f"Patient/{patient_id}")
         headers = {"X-Cache": "hit" if fetched.cached else "miss", "X-FHIR-Requests": str(fetched.requests)}
-        return _json(result_json(result), headers=headers)
+        return match_response(request, result, headers)
 
     @app.get(
         "/runs/{run_id}/report",
@@ -168,7 +177,7 @@ def create_app(
             401: _ERRORS[401],
             404: {"model": OperationOutcomeOut, "description": "no stored run has this id"},
         },
-        dependencies=[Depends(authorised)],
+        dependencies=[Depends(report_reader)],
     )
     async def run_report(
         run_id: Annotated[str, Path(pattern=RUN_ID, description="a run id, or a unique prefix of one")],
@@ -177,6 +186,8 @@ def create_app(
         page = await run_in_threadpool(_report_page, settings, run_id, lang)
         return HTMLResponse(page, headers={"Content-Language": "zh-Hans" if lang == "zh" else "en"})
 
+    app.include_router(cds_router(settings, mappings, today=today, cds_client=cds_client, rest_auth=match_reader))
+    app.include_router(mitre_router(settings, mappings, today), dependencies=[Depends(match_reader)])
     return app
 
 

@@ -18,6 +18,7 @@ from matcher.errors import (
     NotJSONError,
     PatientCountError,
     PatientNotFoundError,
+    TooLargeError,
     TrialmatchError,
     UpstreamError,
     UpstreamTimeoutError,
@@ -33,6 +34,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (NotJSONError, 400, "structure"),
     (NotABundleError, 422, "structure"),
     (PatientCountError, 422, "invalid"),
+    (TooLargeError, 413, "too-costly"),
     (InvalidResourceError, 422, "invalid"),
     (InputError, 400, "invalid"),
     (MappingError, 500, "exception"),
@@ -75,6 +77,7 @@ def _for_http(request: Request, exc: Exception) -> Response:
         405: "not-supported",
         413: "too-costly",
         415: "not-supported",
+        429: "throttled",
     }.get(exc.status_code, "processing")
     response = operation_outcome(exc.status_code, code, str(exc.detail))
     if exc.headers:

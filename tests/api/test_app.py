@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from matcher.api.app import create_app
 from matcher.settings import Settings
+from tests.support.auth import DEV_HEADERS, dev_settings
 from tests.support.contract import contract_problems
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
@@ -21,7 +22,7 @@ FHIR = {"content-type": "application/fhir+json"}
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    return TestClient(create_app(Settings(_env_file=None), today=lambda: date(2026, 6, 30)))
+    return TestClient(create_app(dev_settings(), today=lambda: date(2026, 6, 30)), headers=DEV_HEADERS)
 
 
 def outcome(response) -> dict[str, Any]:
@@ -104,17 +105,20 @@ def test_bad_query_unsupported_media_and_unknown_route(client):
 
 
 def test_too_large_a_body_is_refused(tmp_path):
-    small = TestClient(create_app(Settings(_env_file=None, max_body_bytes=100)))
+    small = TestClient(create_app(dev_settings(max_body_bytes=100)), headers=DEV_HEADERS)
     response = small.post("/match", content=b"{" + b" " * 200 + b"}", headers=FHIR)
     assert response.status_code == 413 and outcome(response)["code"] == "too-costly"
 
 
-def test_bearer_token_when_configured():
-    secured = TestClient(create_app(Settings(_env_file=None, api_token=SecretStr("s3cret"))))
+def test_the_development_token_only_when_explicitly_allowed():
     body = (FIXTURES / "sle_eligible.json").read_bytes()
+    off = TestClient(create_app(Settings(_env_file=None, api_token=SecretStr("s3cret"))))
+    refused = off.post("/match", content=body, headers={**FHIR, "authorization": "Bearer s3cret"})
+    assert refused.status_code == 401 and outcome(refused)["code"] == "login"
+    secured = TestClient(create_app(Settings(_env_file=None, api_token=SecretStr("s3cret"), allow_static_token=True)))
     response = secured.post("/match", content=body, headers=FHIR)
     assert response.status_code == 401 and outcome(response)["code"] == "login"
-    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["www-authenticate"] == 'Bearer realm="trialmatch"'
     wrong = secured.post("/match", content=body, headers={**FHIR, "authorization": "Bearer nope"})
     assert wrong.status_code == 401
     right = secured.post("/match", content=body, headers={**FHIR, "authorization": "Bearer s3cret"})
@@ -137,7 +141,7 @@ def test_openapi_documents_the_routes_and_their_errors(client):
 def test_without_a_fhir_server_the_bundled_fixtures_are_the_source():
     bundle = json.loads((FIXTURES / "hbsag_positive.json").read_text())
     pid = bundle["entry"][0]["resource"]["id"]
-    with TestClient(create_app(Settings(_env_file=None))) as client:
+    with TestClient(create_app(dev_settings()), headers=DEV_HEADERS) as client:
         response = client.get(f"/patients/{pid}/match", params={"as_of": "2026-06-30"})
         missing = client.get("/patients/not-a-fixture/match")
         bad_id = client.get("/patients/has spaces!/match")

@@ -15,9 +15,9 @@ from matcher.api.app import create_app
 from matcher.codes.model import Mappings
 from matcher.pipeline import match_bundle
 from matcher.serialize import result_json
-from matcher.settings import Settings
 from tests.integration.conftest import fixture_bundles
 from tests.integration.servers import flaky_proxy, free_port, serve_app, silent_server
+from tests.support.auth import DEV_HEADERS, dev_settings
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2026, 6, 30)
@@ -29,7 +29,7 @@ def as_of_for(path: Path) -> date:
 
 
 def api(**settings: Any) -> TestClient:
-    return TestClient(create_app(Settings(_env_file=None, **settings), today=lambda: AS_OF))
+    return TestClient(create_app(dev_settings(**settings), today=lambda: AS_OF), headers=DEV_HEADERS)
 
 
 def expected(mappings: Mappings, path: Path) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from matcher.api.app import create_app
 from matcher.fhir.transaction import to_put_transaction
 from matcher.pipeline import match_bundle
 from matcher.serialize import result_json
-from matcher.settings import Settings
 from tests.integration.servers import sekmet
+from tests.support.auth import DEV_HEADERS, dev_settings
 
 pytestmark = pytest.mark.integration
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "sle_eligible.json"
@@ -65,8 +65,7 @@ def secured(tmp_path_factory) -> Iterator[tuple[str, Path, dict[str, Path]]]:
 def test_smart_backend_services_fetches_with_a_signed_assertion(secured, mappings, alg):
     base, _, things = secured
     pid = str(things["patient"])
-    settings = Settings(
-        _env_file=None,
+    settings = dev_settings(
         fhir_base_url=base,
         fhir_auth="smart",
         smart_client_id=f"trialmatch-{alg.lower()}",
@@ -74,7 +73,7 @@ def test_smart_backend_services_fetches_with_a_signed_assertion(secured, mapping
         smart_alg=alg,
         smart_scope="system/*.read",
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=DEV_HEADERS) as client:
         response = client.get(f"/patients/{pid}/match", params={"as_of": "2026-06-30"})
     assert response.status_code == 200, response.text
     assert response.json() == result_json(match_bundle(FIXTURE.read_bytes(), date(2026, 6, 30), mappings))
@@ -82,7 +81,7 @@ def test_smart_backend_services_fetches_with_a_signed_assertion(secured, mapping
 
 def test_without_credentials_the_server_refuses_and_we_say_so(secured):
     base, _, things = secured
-    with TestClient(create_app(Settings(_env_file=None, fhir_base_url=base))) as client:
+    with TestClient(create_app(dev_settings(fhir_base_url=base)), headers=DEV_HEADERS) as client:
         response = client.get(f"/patients/{things['patient']}/match")
     assert response.status_code == 502
     assert "refused the credentials" in response.json()["issue"][0]["diagnostics"]
@@ -90,14 +89,13 @@ def test_without_credentials_the_server_refuses_and_we_say_so(secured):
 
 def test_an_unknown_client_is_refused_at_the_token_endpoint(secured):
     base, _, things = secured
-    settings = Settings(
-        _env_file=None,
+    settings = dev_settings(
         fhir_base_url=base,
         fhir_auth="smart",
         smart_client_id="stranger",
         smart_key_file=things["RS384"],
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=DEV_HEADERS) as client:
         response = client.get(f"/patients/{things['patient']}/match")
     assert response.status_code == 502
     assert "token endpoint refused" in response.json()["issue"][0]["diagnostics"]

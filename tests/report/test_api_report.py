@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from matcher.api.app import create_app
 from matcher.explain import text
-from matcher.settings import Settings
+from tests.support.auth import DEV_HEADERS, dev_settings
 
 
 def client(work_dir: Path, **settings: object) -> TestClient:
-    return TestClient(create_app(Settings(_env_file=None, work_dir=work_dir, **settings)))  # type: ignore[arg-type]
+    return TestClient(create_app(dev_settings(work_dir=work_dir, **settings)), headers=DEV_HEADERS)
 
 
 def test_the_report_page_is_served_in_both_languages(work_dir, night):
@@ -36,7 +35,7 @@ def test_an_unknown_run_or_language_is_a_4xx_operation_outcome(work_dir):
 
 
 def test_the_report_needs_the_token_like_every_patient_route(work_dir, night):
-    api = client(work_dir, api_token=SecretStr("s3cret"))
+    api = TestClient(create_app(dev_settings(work_dir=work_dir)))
     assert api.get(f"/runs/{night.run.id}/report").status_code == 401
-    ok = api.get(f"/runs/{night.run.id}/report", headers={"Authorization": "Bearer s3cret"})
+    ok = api.get(f"/runs/{night.run.id}/report", headers=DEV_HEADERS)
     assert ok.status_code == 200

@@ -1,0 +1,52 @@
+"""Hostile or heavy requests: the web server's own log lines carry no traceback or exception message unless
+debugging is on, and one request's work is bounded."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from matcher.api.app import create_app
+from matcher.api.quiet import NoTracebacks, quiet_server_logs
+from tests.support.auth import DEV_HEADERS, dev_settings
+
+
+def logged(caplog: pytest.LogCaptureFixture, name: str) -> str:
+    logger = logging.getLogger(name)
+    try:
+        raise ValueError("Patient Wang Fang, born 1980-01-02, creatinine 2.3")
+    except ValueError:
+        logger.exception("Exception in ASGI application")
+    return "\n".join(caplog.handler.format(r) for r in caplog.records if r.name == name)
+
+
+def test_an_exception_that_reaches_uvicorn_is_logged_as_its_type_only(caplog):
+    quiet_server_logs(debug=False)
+    caplog.set_level(logging.INFO)
+    text = logged(caplog, "uvicorn.error")
+    assert "Exception in ASGI application (ValueError)" in text
+    assert "Traceback" not in text and "Wang Fang" not in text and "1980-01-02" not in text
+
+
+def test_debugging_keeps_the_traceback(caplog):
+    logger = logging.getLogger("uvicorn.test.debug")
+    caplog.set_level(logging.INFO)
+    text = logged(caplog, "uvicorn.test.debug")  # no filter installed on this logger
+    assert "Traceback" in text
+    assert not any(isinstance(f, NoTracebacks) for f in logger.filters)
+
+
+def test_a_bundle_with_too_many_entries_is_refused_with_413(tmp_path):
+    # a Bundle of 200,000 Observations pinned a core for 22 s: the entry count is bounded first
+    api = TestClient(create_app(dev_settings(work_dir=tmp_path, max_bundle_entries=3)))
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": {"resourceType": "Patient", "id": "p"}}]
+        + [{"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}}] * 3,
+    }
+    response = api.post("/match", json=bundle, headers=DEV_HEADERS)
+    assert response.status_code == 413 and response.json()["resourceType"] == "OperationOutcome"
+    assert "at most 3" in response.json()["issue"][0]["diagnostics"]
