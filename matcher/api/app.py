@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from matcher import __version__
 from matcher.api.audit import install_audit
+from matcher.api.body import json_body
 from matcher.api.cds import cds_router
 from matcher.api.errors import install_handlers
 from matcher.api.fhir_out import FHIR_RESULT, match_response
@@ -61,7 +62,6 @@ _BUNDLE_BODY = {
         },
     }
 }
-_JSON_TYPES = ("application/json", "application/fhir+json")
 #: a FHIR logical id (R4 id datatype)
 FHIR_ID = r"^[A-Za-z0-9\-\.]{1,64}$"
 log = logging.getLogger("trialmatch.api")
@@ -122,15 +122,7 @@ def create_app(
         request: Request,
         as_of: Annotated[date | None, Query(description="date of the question, YYYY-MM-DD (default today)")] = None,
     ) -> Response:
-        media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if media not in _JSON_TYPES:
-            raise HTTPException(415, f"send the Bundle as application/fhir+json, not {media:.60}")
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            raise HTTPException(413, f"the body is larger than {settings.max_body_bytes} bytes")
-        body = await request.body()
-        if len(body) > settings.max_body_bytes:
-            raise HTTPException(413, f"the body is larger than {settings.max_body_bytes} bytes")
+        body = await json_body(request, settings.max_body_bytes, "the Bundle")
         # evaluation is CPU-bound: keep it off the event loop so /health and other requests stay responsive
         result = await run_in_threadpool(
             partial(match_bundle, max_entries=settings.max_bundle_entries),

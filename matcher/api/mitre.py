@@ -10,11 +10,12 @@ from functools import partial
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from matcher.api.audit import note
+from matcher.api.body import json_body
 from matcher.api.fhir_out import TRIAL_PHASE, TRIAL_STATUS, checked, research_study
 from matcher.api.schemas import OperationOutcomeOut
 from matcher.codes.model import Mappings
@@ -28,7 +29,6 @@ _PHASES = {TRIAL_PHASE, "phase-1", "phase-2"}
 _NAMES = {"zipCode": "zip_code", "phase": "phase", "recruitmentStatus": "recruitment_status"}
 #: the recruitment statuses it answers to: R4's `approved` is ClinicalTrials.gov's NOT_YET_RECRUITING
 _STATUSES = {TRIAL_STATUS, "not-yet-recruiting"}
-_JSON_TYPES = ("application/json", "application/fhir+json")
 
 EXAMPLE_REQUEST = {
     "patientData": {
@@ -177,15 +177,7 @@ def mitre_router(settings: Settings, mappings: Mappings, today: Callable[[], dat
         request: Request,
         as_of: Annotated[date | None, Query(description="date of the question, YYYY-MM-DD (default today)")] = None,
     ) -> Response:
-        media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if media not in _JSON_TYPES:
-            raise HTTPException(415, f"send the request as application/json, not {media:.60}")
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            raise HTTPException(413, f"the body is larger than {settings.max_body_bytes} bytes")
-        body = await request.body()
-        if len(body) > settings.max_body_bytes:
-            raise HTTPException(413, f"the body is larger than {settings.max_body_bytes} bytes")
+        body = await json_body(request, settings.max_body_bytes, "the request")
         bundle = patient_bundle(body)
         params = query_parameters(bundle)
         result = await run_in_threadpool(

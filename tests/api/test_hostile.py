@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 
 import pytest
+from fastapi import HTTPException, Request
 from fastapi.testclient import TestClient
 
 from matcher.api.app import create_app
+from matcher.api.body import json_body
 from matcher.api.quiet import NoTracebacks, quiet_server_logs
 from tests.support.auth import DEV_HEADERS, dev_settings
 
@@ -50,3 +52,19 @@ def test_a_bundle_with_too_many_entries_is_refused_with_413(tmp_path):
     response = api.post("/match", json=bundle, headers=DEV_HEADERS)
     assert response.status_code == 413 and response.json()["resourceType"] == "OperationOutcome"
     assert "at most 3" in response.json()["issue"][0]["diagnostics"]
+
+
+async def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit():
+    # a chunked upload (no Content-Length) used to be read whole before its size was checked
+    received = 0
+
+    async def receive() -> dict[str, object]:
+        nonlocal received
+        received += 1
+        return {"type": "http.request", "body": b" " * 1000, "more_body": received < 2000}  # 2 MB in all
+
+    scope = {"type": "http", "method": "POST", "headers": [(b"content-type", b"application/fhir+json")]}
+    with pytest.raises(HTTPException) as refused:
+        await json_body(Request(scope, receive), max_bytes=10_000)
+    assert refused.value.status_code == 413
+    assert received == 11  # stopped at the first chunk past the limit, not after reading 2 MB
