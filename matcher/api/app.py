@@ -22,6 +22,7 @@ from matcher.api.cds import cds_router
 from matcher.api.errors import install_handlers
 from matcher.api.fhir_out import FHIR_RESULT, match_response
 from matcher.api.mitre import mitre_router
+from matcher.api.params import AsOf
 from matcher.api.quiet import quiet_server_logs
 from matcher.api.schemas import HealthOut, MatchResultOut, OperationOutcomeOut
 from matcher.api.security import cds_client, install_security, match_reader, report_reader
@@ -120,7 +121,7 @@ def create_app(
     )
     async def match(
         request: Request,
-        as_of: Annotated[date | None, Query(description="date of the question, YYYY-MM-DD (default today)")] = None,
+        as_of: AsOf = None,
     ) -> Response:
         body = await json_body(request, settings.max_body_bytes, "the Bundle")
         # evaluation is CPU-bound: keep it off the event loop so /health and other requests stay responsive
@@ -150,7 +151,7 @@ def create_app(
     async def patient_match(
         request: Request,
         patient_id: Annotated[str, Path(pattern=FHIR_ID, description="the Patient's logical id")],
-        as_of: Annotated[date | None, Query(description="date of the question, YYYY-MM-DD (default today)")] = None,
+        as_of: AsOf = None,
     ) -> Response:
         patients: PatientSource = request.app.state.patients
         day = check_as_of(as_of or today())  # before the FHIR server is asked anything

@@ -7,16 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from matcher.api.audit import note
 from matcher.api.body import json_body
 from matcher.api.fhir_out import TRIAL_PHASE, TRIAL_STATUS, checked, research_study
+from matcher.api.params import AsOf
 from matcher.api.schemas import OperationOutcomeOut
 from matcher.codes.model import Mappings
 from matcher.errors import InputError, NotJSONError
@@ -175,7 +176,7 @@ def mitre_router(settings: Settings, mappings: Mappings, today: Callable[[], dat
     )
     async def get_clinical_trial(
         request: Request,
-        as_of: Annotated[date | None, Query(description="date of the question, YYYY-MM-DD (default today)")] = None,
+        as_of: AsOf = None,
     ) -> Response:
         body = await json_body(request, settings.max_body_bytes, "the request")
         bundle = patient_bundle(body)

@@ -68,3 +68,17 @@ async def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit():
         await json_body(Request(scope, receive), max_bytes=10_000)
     assert refused.value.status_code == 413
     assert received == 11  # stopped at the first chunk past the limit, not after reading 2 MB
+
+
+@pytest.mark.parametrize("as_of", ["0", "1700000000", "2026-6-30", "30/06/2026", "2026-06-30T00:00"])
+def test_as_of_is_a_date_as_the_schema_says_or_a_400(tmp_path, as_of):
+    # as_of=0 was read as 1970-01-01 (a Unix time) although the OpenAPI document says date
+    with TestClient(create_app(dev_settings(work_dir=tmp_path))) as api:
+        response = api.get(
+            "/patients/0a42e90a-7166-5d28-aef9-c0c85e46e852/match", params={"as_of": as_of}, headers=DEV_HEADERS
+        )
+        assert response.status_code in (400, 422) and response.json()["resourceType"] == "OperationOutcome"
+        ok = api.get(
+            "/patients/0a42e90a-7166-5d28-aef9-c0c85e46e852/match", params={"as_of": "2026-06-30"}, headers=DEV_HEADERS
+        )
+        assert ok.status_code == 200

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from matcher.api.audit import note
+from matcher.api.params import AsOf
 from matcher.api.schemas import OperationOutcomeOut
 from matcher.codes.model import Mappings
 from matcher.evaluate import evaluate
@@ -146,7 +147,7 @@ def cds_router(
     async def patient_page(
         request: Request,
         patient_id: Annotated[str, Path(pattern=FHIR_ID, description="the Patient's logical id")],
-        as_of: Annotated[date | None, Query(description="date of the question, YYYY-MM-DD (default today)")] = None,
+        as_of: AsOf = None,
         lang: Annotated[Literal["en", "zh"], Query(description="English or Simplified Chinese")] = "en",
     ) -> HTMLResponse:
         patients: PatientSource = request.app.state.patients
