@@ -4,7 +4,7 @@ call each is matcher/api/security.py's."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date
 from functools import partial
@@ -26,6 +26,7 @@ from matcher.api.params import AsOf
 from matcher.api.quiet import quiet_server_logs
 from matcher.api.schemas import HealthOut, MatchResultOut, OperationOutcomeOut
 from matcher.api.security import cds_client, install_security, match_reader, report_reader
+from matcher.errors import DatabaseError, TrialmatchError
 from matcher.explain import Lang
 from matcher.fhir.connect import make_auth, open_source
 from matcher.fhir.patients import PatientSource
@@ -72,6 +73,36 @@ def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json", headers=headers)
 
 
+READY_EXAMPLE = {"status": "ok", "checks": {"fhir": "ok", "database": "ok"}}
+
+
+async def _checked(check: Awaitable[None]) -> str:
+    """'ok', or what failed in one line (an error's own message names a server or a database, no patient)."""
+    try:
+        await check
+    except TrialmatchError as exc:
+        return str(exc)[:200]
+    except Exception as exc:  # a readiness probe reports; it never fails itself
+        return type(exc).__name__
+    return "ok"
+
+
+def _database_answers(url: str) -> None:
+    """The run database accepts a connection and a trivial query (no migration, nothing written)."""
+    from sqlalchemy import text  # noqa: PLC0415  the run database loads only when it is asked about
+
+    from matcher.jobs.database import engine_for  # noqa: PLC0415
+
+    engine = engine_for(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise DatabaseError(f"the run database does not answer ({type(exc).__name__})") from None
+    finally:
+        engine.dispose()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -106,9 +137,26 @@ def create_app(
     install_security(app, settings)  # every route but /health and CDS discovery authenticated; CORS; /docs
     install_audit(app, settings)  # after (outside) the gate, so that refused requests are recorded too
 
-    @app.get("/health", response_model=HealthOut, tags=["service"])
+    @app.get("/health", response_model=HealthOut, tags=["service"], summary="Liveness: the process answers")
     def health() -> Response:
         return _json({"status": "ok", "version": __version__, "mappings": mappings.provenance.digest})
+
+    @app.get(
+        "/health/ready",
+        tags=["service"],
+        summary="Readiness: the FHIR source and the run database answer (503 naming what does not)",
+        responses={
+            200: {"description": "ready", "content": {"application/json": {"example": READY_EXAMPLE}}},
+            503: {"description": "not ready: the failing check says why (no patient data)"},
+        },
+    )
+    async def ready(request: Request) -> Response:
+        checks = {
+            "fhir": await _checked(request.app.state.patients.check()),
+            "database": await _checked(run_in_threadpool(_database_answers, settings.database)),
+        }
+        ok = all(v == "ok" for v in checks.values())
+        return _json({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
 
     @app.post(
         "/match",

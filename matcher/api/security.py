@@ -45,7 +45,16 @@ __all__ = [
 ]
 
 #: the only requests answered without authentication: the health probe and CDS Hooks discovery
-PUBLIC = frozenset({("GET", "/health"), ("HEAD", "/health"), ("GET", "/cds-services"), ("HEAD", "/cds-services")})
+PUBLIC = frozenset(
+    {
+        ("GET", "/health"),
+        ("HEAD", "/health"),
+        ("GET", "/health/ready"),  # a probe's answer names no patient: ok, or which dependency fails
+        ("HEAD", "/health/ready"),
+        ("GET", "/cds-services"),
+        ("HEAD", "/cds-services"),
+    }
+)
 #: below it, the CDS Hooks services: their callers are CDS clients, with JWTs of their own
 CDS_PREFIX = "/cds-services/"
 log = logging.getLogger("trialmatch.api.security")

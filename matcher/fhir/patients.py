@@ -12,12 +12,14 @@ from typing import Any, Protocol
 import orjson
 from cachetools import TTLCache
 
-from matcher.errors import PatientNotFoundError
+from matcher.errors import PatientNotFoundError, UpstreamError
 from matcher.fhir.client import Budget
 from matcher.fhir.fetch import Fetched, PatientFetcher
 from matcher.fhir.refs import retired
 
 log = logging.getLogger("trialmatch.fhir")
+#: seconds a readiness check waits for the FHIR server
+READY_SECONDS = 5.0
 
 
 class PatientSource(Protocol):
@@ -34,6 +36,10 @@ class PatientSource(Protocol):
 
     async def whereabouts(self, patient_id: str) -> tuple[str, str | None]:
         """Why a patient is no longer a candidate: gone (deleted), merged (into another), or left."""
+        ...
+
+    async def check(self) -> None:
+        """Raise (an UpstreamError) when the source cannot serve patients now: for readiness probes."""
         ...
 
 
@@ -53,6 +59,13 @@ class ServerSource:
     @property
     def requests_sent(self) -> int:
         return self.fetcher.client.sent
+
+    async def check(self) -> None:
+        """The server answers its CapabilityStatement within a few seconds, without retries."""
+        client = self.fetcher.client
+        response = await client.send("metadata", Budget(1, client.clock() + READY_SECONDS, "readiness"))
+        if response.status_code >= 400:
+            raise UpstreamError(f"the FHIR server answered {response.status_code} to /metadata")
 
     async def fetch(self, patient_id: str) -> Fetched:
         if self._cache is not None and (hit := self._cache.get(patient_id)) is not None:
@@ -94,6 +107,11 @@ class LocalSource:
         self.folder = folder
         self.name = f"bundled fixtures ({folder})"
         self._index: dict[str, Path] | None = None
+
+    async def check(self) -> None:
+        """The fixtures folder is there."""
+        if not self.folder.is_dir():
+            raise UpstreamError(f"the fixtures folder {self.folder} is missing")
 
     def index(self) -> dict[str, Path]:
         """Patient id -> the fixture Bundle holding that patient."""

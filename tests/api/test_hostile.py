@@ -82,3 +82,21 @@ def test_as_of_is_a_date_as_the_schema_says_or_a_400(tmp_path, as_of):
             "/patients/0a42e90a-7166-5d28-aef9-c0c85e46e852/match", params={"as_of": "2026-06-30"}, headers=DEV_HEADERS
         )
         assert ok.status_code == 200
+
+
+def test_readiness_names_what_is_down_while_liveness_stays_ok(tmp_path):
+    # /health answered ok while the FHIR server and the database were down
+    with TestClient(create_app(dev_settings(work_dir=tmp_path))) as api:
+        ready = api.get("/health/ready")  # open, like /health: a probe sends no token
+        assert ready.status_code == 200 and ready.json() == {"status": "ok", "checks": {"fhir": "ok", "database": "ok"}}
+    dead = dev_settings(
+        work_dir=tmp_path,
+        fhir_base_url="http://127.0.0.1:9/fhir",  # nothing listens on the discard port
+        database_url=f"sqlite:///{tmp_path / 'missing' / 'no' / 'such.db'}",
+        fhir_retries=0,
+    )
+    with TestClient(create_app(dead)) as api:
+        assert api.get("/health").status_code == 200
+        down = api.get("/health/ready")
+        assert down.status_code == 503 and down.json()["status"] == "unavailable"
+        assert down.json()["checks"]["fhir"] != "ok"
