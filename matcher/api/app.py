@@ -227,7 +227,8 @@ def create_app(
         page = await run_in_threadpool(_report_page, settings, run_id, lang)
         return HTMLResponse(page, headers={"Content-Language": "zh-Hans" if lang == "zh" else "en"})
 
-    app.include_router(cds_router(settings, mappings, today=today, cds_client=cds_client, rest_auth=match_reader))
+    # the patient's page shows who the patient is (name, birth date): the report's scope, not match.read
+    app.include_router(cds_router(settings, mappings, today=today, cds_client=cds_client, rest_auth=report_reader))
     app.include_router(mitre_router(settings, mappings, today), dependencies=[Depends(match_reader)])
     return app
 

@@ -288,7 +288,9 @@ class CdsVerifier:
             raise Refused(401, "the token was used before (jti)")
         sub = str(claims.get("sub") or iss)
         tenant = claims.get("tenant")
-        return Principal(sub=sub, iss=iss, client_id=sub, kind="cds", tenant=str(tenant) if tenant else None)
+        # the client is the registered issuer: `sub` is the client's own choice, so counting by it would let a
+        # client escape the rate limit by changing it
+        return Principal(sub=sub, iss=iss, client_id=iss, kind="cds", tenant=str(tenant) if tenant else None)
 
 
 class StaticToken:

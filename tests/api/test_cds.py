@@ -587,3 +587,19 @@ def test_discovery_is_open_and_the_service_needs_a_cds_jwt(tmp_path: Path) -> No
     finally:
         store.close()
     assert row.client == ehr.url
+
+
+@pytest.mark.parametrize("pid", [".", ".."])
+def test_a_dot_patient_id_is_refused_before_the_fhir_server_is_asked(
+    tmp_path: Path, ehr_server: tuple[str, type[_Recorder]], pid: str
+) -> None:
+    # '..' passed the id pattern and six searches went out with the client's token before the refusal
+    base, handler = ehr_server
+    before = len(handler.seen)
+    with make_client(tmp_path, cds_fhir_servers=base) as client:
+        response = client.post(
+            SERVICE,
+            json={**hook_request("p1", fhirServer=base), "context": {"userId": "Practitioner/x", "patientId": pid}},
+        )
+    assert response.status_code == 400 and "not a FHIR resource id" in outcome(response)["diagnostics"]
+    assert len(handler.seen) == before

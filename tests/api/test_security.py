@@ -366,6 +366,8 @@ def test_the_rate_limit_counts_per_client_and_says_when_to_retry(world):
         assert client.get(PATIENT, headers=two).status_code == 200  # another client has its own count
         cds = [client.post(ECHO, headers=world.cds()).status_code for _ in range(3)]
         assert cds == [200, 200, 429]
+        # a CDS client is its issuer: changing `sub` (the client's own choice) does not give a new allowance
+        assert client.post(ECHO, headers=world.cds(sub="someone-else")).status_code == 429
         assert client.get("/health").status_code == 200  # probes are never limited
 
 

@@ -14,7 +14,7 @@ from matcher.errors import PatientNotFoundError
 from matcher.fhir.auth import Auth, BearerAuth, NoAuth
 from matcher.fhir.client import Budget, FhirClient
 from matcher.fhir.connect import http_client
-from matcher.fhir.refs import target_id
+from matcher.fhir.refs import logical_id, target_id
 from matcher.fhir.retry import RetryPolicy
 from matcher.settings import Settings
 
@@ -66,7 +66,7 @@ async def gather(request: CdsRequest, templates: dict[str, str], settings: Setti
 
     412 when something is missing and there is no fhirServer (or one we may not call).
     """
-    pid = request.context.patientId
+    pid = logical_id(request.context.patientId)  # '.' or '..' would reach the server's search paths
     given = request.prefetch or {}
     found: list[dict[str, Any]] = []
     missing: list[str] = []
