@@ -33,6 +33,9 @@ class Gone:
     async def whereabouts(self, patient_id: str) -> tuple[str, str | None]:
         return "gone", "deleted on the server"
 
+    async def check(self) -> None:
+        return None
+
 
 class Listed:
     """A screening of fixed patients and states; the server goes down at `down`."""
