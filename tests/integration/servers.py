@@ -1,10 +1,13 @@
-"""Real servers for integration tests: SEKMET (a FHIR R4 server on SQLite), a flaky proxy, a silent socket."""
+"""Real servers for integration tests: SEKMET (a FHIR R4 server on SQLite), a flaky proxy, a fault proxy, a silent
+socket."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
+import json
 import os
 import shutil
 import socket
@@ -19,7 +22,7 @@ import psycopg
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,3 +194,97 @@ def create_database(server: str, name: str) -> str:
     with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return f"{server}/{name}"
+
+
+#: the faults `fault_proxy` can play, one at a time
+FAULTS = ("latency", "429", "503", "reset", "truncated", "loop", "endless", "silent")
+
+
+@dataclasses.dataclass
+class Faults:
+    """What `fault_proxy` does now: `kind` (one of FAULTS, None to forward faithfully) to the requests whose URL
+    contains `target`; `times` limits how many requests get it (0: all of them). `hits` counts the faulted ones."""
+
+    kind: str | None = None
+    target: str = ""
+    times: int = 0
+    latency: float = 0.3
+    retry_after: int = 1
+    #: how long the silent fault holds a request before it lets go (bounded, so the proxy itself never hangs)
+    silence: float = 10.0
+    hits: int = 0
+
+    def set(self, kind: str | None, target: str = "", times: int = 0) -> None:
+        self.kind, self.target, self.times, self.hits = kind, target, times, 0
+
+    def applies(self, request: Request) -> str | None:
+        if self.kind is None or self.target not in str(request.url):
+            return None
+        if self.times and self.hits >= self.times:
+            return None
+        self.hits += 1
+        return self.kind
+
+
+def fault_proxy(upstream: str, faults: Faults) -> Starlette:
+    """A real HTTP proxy in front of `upstream` that plays `faults`: a slow answer, 503 or 429 with Retry-After,
+    a connection dropped mid-body, a 200 whose JSON is cut short, a Bundle whose `next` link points back at
+    itself or on to a new page forever, and no answer at all."""
+    origin = upstream.rsplit("/fhir", 1)[0]
+    clients: list[httpx.AsyncClient] = []
+    pages = itertools.count(1)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            clients.append(client)
+            yield
+
+    async def health(request: Request) -> Response:
+        return Response("ok")
+
+    async def forward(request: Request) -> Response:
+        kind = faults.applies(request)
+        if kind == "latency":
+            await asyncio.sleep(faults.latency)
+        elif kind in ("429", "503"):
+            return Response(status_code=int(kind), headers={"Retry-After": str(faults.retry_after)})
+        elif kind == "silent":
+            give_up = time.monotonic() + faults.silence
+            while faults.kind == "silent" and time.monotonic() < give_up:
+                await asyncio.sleep(0.05)
+            return Response(status_code=503)
+        params = httpx.QueryParams(str(request.query_params)).remove("_fault_page")
+        answer = await clients[0].get(
+            f"{origin}{request.url.path}", params=params, headers={"accept": "application/fhir+json"}
+        )
+        here = str(request.base_url).rstrip("/")
+        body = answer.content.replace(origin.encode(), here.encode())
+        media_type = answer.headers.get("content-type")
+        if kind in ("loop", "endless") and answer.status_code == 200:
+            bundle = json.loads(body)
+            if bundle.get("resourceType") == "Bundle":
+                url = str(request.url)
+                if kind == "endless":
+                    url = str(request.url.include_query_params(_fault_page=next(pages)))
+                links = [link for link in bundle.get("link", []) if link.get("relation") != "next"]
+                bundle["link"] = [*links, {"relation": "next", "url": url}]
+                body = json.dumps(bundle).encode()
+        elif kind == "truncated":
+            body = body[: len(body) // 2]
+        elif kind == "reset":
+            whole = len(body)
+
+            async def cut_short() -> AsyncIterator[bytes]:
+                yield body[: whole // 2]
+                raise ConnectionResetError("the fault proxy drops the connection mid-body")
+
+            return StreamingResponse(
+                cut_short(),
+                status_code=answer.status_code,
+                media_type=media_type,
+                headers={"content-length": str(whole)},
+            )
+        return Response(body, status_code=answer.status_code, media_type=media_type)
+
+    return Starlette(routes=[Route("/health", health), Route("/{path:path}", forward)], lifespan=lifespan)
