@@ -357,7 +357,9 @@ def audit_router(settings: Settings) -> APIRouter:
     async def read_audit(
         limit: Annotated[int, Query(ge=1, le=500, description="events per page")] = 50,
         before: Annotated[
-            int | None, Query(ge=1, description="events recorded before this one (a page cursor)")
+            int | None,
+            # a BIGINT: a larger cursor would overflow the database driver (500) rather than find nothing
+            Query(ge=1, le=2**63 - 1, description="events recorded before this one (a page cursor)"),
         ] = None,
         patient: Annotated[
             str | None, Query(pattern=r"^[A-Za-z0-9\-\.]{1,64}$", description="only events about this Patient id")

@@ -117,6 +117,24 @@ def _document_errors_as_fhir(app: FastAPI) -> None:
                         content = response.get("content", {})
                         if status[:1] in ("4", "5") and "application/json" in content:
                             content[FHIR_JSON] = content.pop("application/json")
+                        # an HTML route's errors take the route's media type in FastAPI's document: they are
+                        # OperationOutcomes in application/fhir+json like every other error
+                        html = content.get("text/html", {}).get("schema", {}).get("$ref", "")
+                        if status[:1] in ("4", "5") and html.endswith("/OperationOutcomeOut"):
+                            content[FHIR_JSON] = content.pop("text/html")
+                    _validation_is_400(operation["responses"])
         return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _validation_is_400(responses: dict[str, Any]) -> None:
+    """A request that does not validate answers 400 with an OperationOutcome (_for_validation), never FastAPI's
+    422 HTTPValidationError: say so in the document (a 422 that a route declares itself stays)."""
+    outcome = {"schema": {"$ref": "#/components/schemas/OperationOutcomeOut"}}
+    default = responses.get("422", {}).get("content", {}).get(FHIR_JSON, {}).get("schema", {}).get("$ref", "")
+    if default.endswith("/HTTPValidationError"):
+        del responses["422"]
+        responses.setdefault(
+            "400", {"description": "a parameter or body that does not validate", "content": {FHIR_JSON: outcome}}
+        )
