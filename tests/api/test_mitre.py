@@ -19,14 +19,14 @@ from matcher.api.app import create_app
 from matcher.api.mitre import QueryParameters, query_parameters, search_score, study_fits
 from matcher.jobs.audit_store import audit_trail
 from matcher.settings import Settings
+from tests.support.auth import DEV_HEADERS, dev_settings
 
-TOKEN = "mitre-test-token"
-AUTH = {"authorization": f"Bearer {TOKEN}"}
+#: the development token, on purpose, so these tests are about the answers (auth is tested on its own)
+AUTH = DEV_HEADERS
 
 
 def make_settings(work_dir: Path) -> Settings:
-    """The development token, on purpose, so these tests are about the answers (auth is tested on its own)."""
-    return Settings(_env_file=None, work_dir=work_dir, api_token=TOKEN, allow_static_token=True, rate_limit="")
+    return dev_settings(work_dir=work_dir)
 
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
